@@ -1,0 +1,112 @@
+"""Workers, shifts and arrivals, drawn vectorized before the event loop runs.
+
+Everything here depends only on the config and a seed, never on the dynamics, so the same
+customers arrive whatever the policies do (common random numbers across arms and policies).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from hitl_env.config import Config
+
+DAY_S = 86_400.0
+HOUR_S = 3_600.0
+
+
+@dataclass
+class Workers:
+    """Per-worker attributes of the whole operation (index = worker id)."""
+
+    speed: np.ndarray  # reply-lag multiplier (lognormal, mean 1)
+    skill: np.ndarray  # added to the resolution chance
+    empathy: np.ndarray  # share of empathetic messages
+    treated: np.ndarray  # bool: randomized to the treatment arm
+    shift_start_h: np.ndarray  # int hour of the daily shift start
+
+    def take(self, idx: np.ndarray | slice) -> Workers:
+        return Workers(*(getattr(self, k)[idx] for k in self.__dataclass_fields__))
+
+
+def draw_workers(cfg: Config, rng: np.random.Generator) -> Workers:
+    """Draw heterogeneous workers and randomize them into arms."""
+    n = cfg.experiment.workers
+    w = cfg.workers
+    n_treated = round(cfg.experiment.treatment_share * n)
+    treated = np.zeros(n, dtype=bool)
+    treated[rng.choice(n, size=n_treated, replace=False)] = True
+    weights = np.asarray(cfg.arrivals.shift_start_weights, dtype=float)
+    return Workers(
+        speed=rng.lognormal(-0.5 * w.speed_sd**2, w.speed_sd, n),
+        skill=rng.normal(0.0, w.skill_sd, n),
+        empathy=np.clip(rng.normal(w.empathy_mean, w.empathy_sd, n), 0.0, 1.0),
+        treated=treated,
+        shift_start_h=rng.choice(24, size=n, p=weights / weights.sum()),
+    )
+
+
+@dataclass
+class Chats:
+    """Latent and observable attributes of a team's arriving chats, sorted by arrival."""
+
+    t: np.ndarray  # arrival time (s)
+    category: np.ndarray  # category index
+    work: np.ndarray  # work units a human needs
+    solvable: np.ndarray  # bool: within the AI's capability
+    ai_need: np.ndarray  # AI rounds to resolve (if solvable)
+    tech_round: np.ndarray  # AI round at which the technical trigger fires (if not solvable)
+    patience: np.ndarray  # patience while queued (s)
+    f0: np.ndarray  # initial frustration
+    u_resolve: np.ndarray
+    u_rate: np.ndarray
+    z_rating: np.ndarray
+    u_retrial: np.ndarray
+    u_silent: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.t)
+
+
+def shifts(cfg: Config, start_h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Online intervals ``(start, end)`` in seconds, shape ``(workers, days)``."""
+    days = np.arange(cfg.experiment.days) * DAY_S
+    start = days[None, :] + start_h[:, None] * HOUR_S
+    return start, start + cfg.arrivals.shift_hours * HOUR_S
+
+
+def draw_chats(cfg: Config, start_h: np.ndarray, rng: np.random.Generator) -> Chats:
+    """Draw a team's arrivals: a Poisson stream per online worker, pooled into one queue.
+
+    The superposition is a non-homogeneous Poisson process whose rate at time t is
+    ``rate_per_worker_hour * (workers online at t)``; the hour-of-day profile follows the shift
+    starts.
+    """
+    start, end = shifts(cfg, start_h)
+    rate = cfg.arrivals.rate_per_worker_hour / HOUR_S
+    counts = rng.poisson(rate * (end - start)).ravel()
+    n = int(counts.sum())
+    t = np.sort(np.repeat(start.ravel(), counts) + rng.random(n) * np.repeat((end - start).ravel(), counts))
+    cats = list(cfg.categories.values())
+    weights = np.array([c.weight for c in cats])
+    category = rng.choice(len(cats), size=n, p=weights / weights.sum())
+    mean_work = np.array([c.work for c in cats])[category]
+    shape = 3.0
+    ai, mon, pat, emo = cfg.ai, cfg.monitor, cfg.patience, cfg.emotion
+    f0 = rng.normal(emo.initial_mean, emo.initial_sd, n) if emo.enabled else np.zeros(n)
+    return Chats(
+        t=t,
+        category=category,
+        work=rng.gamma(shape, mean_work / shape),
+        solvable=rng.random(n) < np.array([c.ai_solvable for c in cats])[category],
+        ai_need=1 + rng.poisson(ai.rounds_to_resolve - 1.0, n),
+        tech_round=1 + rng.poisson(mon.technical_rounds - 1.0, n),
+        patience=rng.exponential(pat.queue_mean_s, n),
+        f0=f0,
+        u_resolve=rng.random(n),
+        u_rate=rng.random(n),
+        z_rating=rng.standard_normal(n),
+        u_retrial=rng.random(n),
+        u_silent=rng.random(n),
+    )

@@ -1,0 +1,428 @@
+"""The event-driven simulation of one team: a shared queue, its workers, their chats.
+
+One event is one chat round (a customer message and the reply to it), so the loop runs a few
+million events for the full experiment. Per-round randomness comes in pre-drawn rows of a
+block (see :class:`_Block`), so a round costs one list pop. Decisions go through the hooks of
+:mod:`hitl_env.sim.hooks`; a hook that returns ``PENDING`` pauses :meth:`TeamSim.run`, and
+:meth:`TeamSim.decide` resumes it with the caller's action.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+from collections import deque
+
+import numpy as np
+
+from hitl_env.config import Config
+from hitl_env.sim.hooks import PENDING, ArrivalView, RoundView, Router, Supervisor
+from hitl_env.sim.population import DAY_S, Chats, Workers, shifts
+
+HUMAN, AI, DONE, QUEUED = 0, 1, 2, 3
+SHIFT_ON, SHIFT_OFF, RENEGE, ROUND, END = 0, 1, 2, 3, 4
+NONE, TECHNICAL, EMOTIONAL, HUMAN_INIT = 0, 1, 2, 3
+ESCALATIONS = ("none", "technical", "emotional", "human")
+
+# Per-chat record columns kept as Python lists during the run (fast scalar access).
+RECORD_FIELDS = (
+    "worker", "eligible", "routed_ai", "assign_t", "first_reply_t", "end_t", "rounds", "ai_rounds",
+    "msg_customer", "msg_worker", "msg_ai", "lag_sum", "lag_n", "held_sum", "held_n", "switches", "away_s",
+    "worker_rounds", "human_rounds", "proactive", "empathetic", "escalation", "takeover_t",
+    "takeover_round", "f_takeover", "f_peak", "f_end", "effort", "resolved", "abandoned",
+    "rated", "rating", "retrial",
+)  # fmt: skip
+
+
+class _Block:
+    """Rows of pre-drawn randomness: 2 normals, 6 uniforms, 2 unit exponentials per row."""
+
+    def __init__(self, rng: np.random.Generator, rows: int = 4096) -> None:
+        self.rng, self.n, self.rows = rng, rows, []
+
+    def next(self) -> list[float]:
+        if not self.rows:
+            r = self.rng
+            block = np.hstack(
+                [r.standard_normal((self.n, 2)), r.random((self.n, 6)), r.standard_exponential((self.n, 2))]
+            )
+            self.rows = block.tolist()
+        return self.rows.pop()
+
+
+class TeamSim:
+    """One team's queue, workers and chats, advanced by :meth:`run`.
+
+    Args:
+        cfg: the configuration.
+        workers: this team's workers.
+        chats: this team's arrivals (sorted by time).
+        rng: the generator for per-round randomness.
+        router: the eligibility hook (None: the category rule, vectorized).
+        supervisor: the takeover hook.
+    """
+
+    def __init__(
+        self, cfg: Config, workers: Workers, chats: Chats, rng: np.random.Generator,
+        router: Router | None, supervisor: Supervisor,
+    ) -> None:  # fmt: skip
+        self.cfg, self.W, self.C = cfg, workers, chats
+        self.router, self.supervisor = router, supervisor
+        self.block = _Block(rng)
+        n, nw = len(chats), len(workers.speed)
+        cats = list(cfg.categories.values())
+        self.cat_eligible = [c.eligible for c in cats]
+        self.cat_attention = [c.attention for c in cats]
+        self.post_start = cfg.experiment.days_pre * DAY_S
+        self.rounds_model = cfg.service.model == "rounds"
+        # chat inputs as lists
+        self.t_arr = chats.t.tolist()
+        self.category = chats.category.tolist()
+        self.rule_eligible = [self.cat_eligible[k] for k in self.category]
+        # dynamic chat state
+        self.mode = [QUEUED] * n
+        self.f = chats.f0.tolist()
+        self.progress = [0.0] * n
+        self.need = [0.0] * n
+        self.att = [0.0] * n
+        self.reading = [0.0] * n
+        self.rec = {k: [0] * n for k in RECORD_FIELDS}
+        for k in ("assign_t", "first_reply_t", "end_t", "takeover_t", "f_takeover", "rating"):
+            self.rec[k] = [math.nan] * n
+        self.rec["f_peak"] = list(self.f)
+        self.rec["escalation"] = [NONE] * n
+        self.rec["takeover_round"] = [-1] * n
+        # workers
+        self.speed = workers.speed.tolist()
+        self.skill = workers.skill.tolist()
+        self.empathy = workers.empathy.tolist()
+        self.treated = workers.treated.tolist()
+        self.held = [0] * nw
+        self.att_load = [0.0] * nw
+        self.online = [False] * nw
+        self.rr = 0  # round-robin pointer for tie-breaking assignment
+        self.queue: deque[int] = deque()
+        self.heap: list[tuple[float, int, int, int]] = []
+        self.seq = itertools.count()
+        self.next_arrival = 0
+        self.pending: tuple[str, int, float] | None = None
+        on, off = shifts(cfg, workers.shift_start_h)
+        for w in range(nw):
+            for a, b in zip(on[w].tolist(), off[w].tolist()):
+                self._push(a, SHIFT_ON, w)
+                self._push(b, SHIFT_OFF, w)
+
+    # ----------------------------------------------------------------- event loop
+    def _push(self, t: float, kind: int, c: int) -> None:
+        heapq.heappush(self.heap, (t, next(self.seq), kind, c))
+
+    def run(self, until: float = math.inf) -> tuple[str, object] | None:
+        """Advance until the events run out, time ``until``, or a hook returns PENDING.
+
+        Returns:
+            None when done (or at ``until``); else ``(kind, view)`` with kind ``"route"`` or
+            ``"takeover"``, to be answered with :meth:`decide`.
+        """
+        if self.pending is not None:
+            raise RuntimeError("a decision is pending: call decide() first")
+        heap, t_arr, n = self.heap, self.t_arr, len(self.t_arr)
+        while True:
+            i = self.next_arrival
+            if i < n and (not heap or t_arr[i] <= heap[0][0]):
+                if t_arr[i] > until:
+                    return None
+                self.next_arrival = i + 1
+                view = self._arrive(i)
+            elif heap:
+                if heap[0][0] > until:
+                    return None
+                t, _, kind, c = heapq.heappop(heap)
+                view = self._dispatch(t, kind, c)
+            else:
+                return None
+            if view is not None:
+                return view
+
+    def _dispatch(self, t: float, kind: int, c: int) -> tuple[str, object] | None:
+        if kind == ROUND:
+            if self.mode[c] == AI:
+                return self._ai_round(c, t)
+            self._human_round(c, t)
+        elif kind == END:
+            self._finish(c, t)
+        elif kind == RENEGE:
+            if self.mode[c] == QUEUED:
+                self.rec["abandoned"][c] = 1
+                self._finish(c, t)
+        elif kind == SHIFT_ON:
+            self.online[c] = True
+            self._drain_queue(t)
+        else:
+            self.online[c] = False
+        return None
+
+    def decide(self, action: bool) -> None:
+        """Answer the pending decision (eligible for ``route``, take over for ``takeover``)."""
+        if self.pending is None:
+            raise RuntimeError("no decision is pending")
+        kind, c, t = self.pending
+        self.pending = None
+        if kind == "route":
+            self._admit(c, bool(action))
+        elif action:
+            self._escalate(c, t, HUMAN_INIT)
+        else:
+            self._ai_continue(c, t)
+
+    # ----------------------------------------------------------------- arrivals and queue
+    def _arrive(self, c: int) -> tuple[str, object] | None:
+        if self.router is None:
+            self._admit(c, self.rule_eligible[c])
+            return None
+        t = self.t_arr[c]
+        view = ArrivalView(
+            c, t, self.category[c], self.rule_eligible[c], len(self.queue), sum(self.held),
+            sum(self.online), self.block.next()[2],
+        )  # fmt: skip
+        eligible = self.router.route(view)
+        if eligible is PENDING:
+            self.pending = ("route", c, t)
+            return ("route", view)
+        self._admit(c, bool(eligible))
+        return None
+
+    def _admit(self, c: int, eligible: bool) -> None:
+        t = self.t_arr[c]
+        self.rec["eligible"][c] = int(eligible)
+        w = self._free_worker()
+        if w < 0:
+            self.queue.append(c)
+            self._push(t + self.C.patience[c], RENEGE, c)
+        else:
+            self._assign(c, w, t)
+
+    def _free_worker(self) -> int:
+        """The online worker with the fewest chats below the cap (round-robin ties), or -1."""
+        held, online, nw = self.held, self.online, len(self.held)
+        best, best_h = -1, self.cfg.service.max_concurrency
+        for k in range(nw):
+            w = (self.rr + k) % nw
+            if online[w] and held[w] < best_h:
+                best, best_h = w, held[w]
+        if best >= 0:
+            self.rr = (best + 1) % nw
+        return best
+
+    def _drain_queue(self, t: float) -> None:
+        q = self.queue
+        while q:
+            if self.mode[q[0]] != QUEUED:
+                q.popleft()
+                continue
+            w = self._free_worker()
+            if w < 0:
+                return
+            self._assign(q.popleft(), w, t)
+
+    def _assign(self, c: int, w: int, t: float) -> None:
+        rec, cfg = self.rec, self.cfg
+        rec["worker"][c] = w
+        rec["assign_t"][c] = t
+        self.held[w] += 1
+        rec["held_sum"][c] += self.held[w]
+        rec["held_n"][c] += 1
+        if not self.rounds_model:
+            self.mode[c] = HUMAN
+            rec["first_reply_t"][c] = t
+            rate = cfg.service.rate_per_hour / 3600.0
+            self._push(t + self.block.next()[8] / rate, END, c)
+            return
+        wait_min = (t - self.t_arr[c]) / 60.0
+        if cfg.emotion.enabled:
+            self.f[c] += cfg.emotion.queue_per_min * wait_min
+        ai_on = self.treated[w] and self.t_arr[c] >= self.post_start
+        if rec["eligible"][c] and ai_on:
+            rec["routed_ai"][c] = 1
+            self.mode[c] = AI
+            self._set_attention(c, w, cfg.ai.monitoring_attention)
+            self._push(t, ROUND, c)
+        else:
+            self._start_human(c, w, t, effort=1.0, work=self.C.work[c])
+
+    def _set_attention(self, c: int, w: int, a: float) -> None:
+        self.att_load[w] += a - self.att[c]
+        self.att[c] = a
+
+    # ----------------------------------------------------------------- human handling
+    def _start_human(self, c: int, w: int, t: float, effort: float, work: float) -> None:
+        self.mode[c] = HUMAN
+        self.need[c] = work
+        self.progress[c] = 0.0
+        self.rec["effort"][c] = effort
+        self._set_attention(c, w, self.cat_attention[self.category[c]])
+        self._push(t, ROUND, c)
+
+    def _human_round(self, c: int, t: float) -> None:
+        zl, zf, u_sw, u_rep, u_pro, u_ab, u_msg, u_emp, e1, e2 = self.block.next()
+        cfg, rec = self.cfg, self.rec
+        sv, ef, em = cfg.service, cfg.effort, cfg.emotion
+        w, e = rec["worker"][c], rec["effort"][c]
+        held = self.held[w]
+        # switch-aways: Poisson in the attention the worker's other chats demand
+        lam = sv.switch_rate * (self.att_load[w] - self.att[c])
+        k, p = 0, math.exp(-lam)
+        cdf = p
+        while u_sw > cdf and k < 50:
+            k += 1
+            p *= lam / k
+            cdf += p
+        away = sv.away_s * k * e1 if k else 0.0
+        rec["rounds"][c] += 1
+        rec["human_rounds"][c] += 1
+        rec["msg_customer"][c] += 1
+        rec["held_sum"][c] += held
+        rec["held_n"][c] += 1
+        if u_rep < ef.reply_base + (1.0 - ef.reply_base) * e:
+            lag = (sv.reply_lag_s * self.speed[w] * (1.0 + sv.concurrency_slowdown * (held - 1))
+                   * e ** -ef.lag_exponent * math.exp(sv.lag_sd * zl - 0.5 * sv.lag_sd**2) + away)  # fmt: skip
+            t_reply = t + lag
+            if math.isnan(rec["first_reply_t"][c]):
+                rec["first_reply_t"][c] = t_reply
+            rec["worker_rounds"][c] += 1
+            rec["msg_worker"][c] += 1 + (u_msg < ef.extra_message * e)
+            rec["lag_sum"][c] += lag
+            rec["lag_n"][c] += 1
+            rec["empathetic"][c] += u_emp < self.empathy[w]
+            proactive = u_pro < ef.proactive_base * e
+            rec["proactive"][c] += proactive
+            gain = 1.0 if proactive else ef.passive_progress
+            waited = lag
+        else:  # unanswered: the customer nudges after a while
+            t_reply = t + ef.nudge_s * e2
+            gain, waited = 0.0, t_reply - t
+        rec["switches"][c] += k
+        rec["away_s"][c] += away
+        self.progress[c] += gain
+        self._feel(c, zf, em.lag_per_min * max(0.0, waited - em.lag_expect_s) / 60.0 - em.progress_relief * gain)
+        if self._leaves(c, u_ab, t_reply):
+            return
+        if self.progress[c] >= self.need[c]:
+            self._push(t_reply + sv.close_s, END, c)
+        else:
+            self._push(t_reply + sv.customer_reply_s * e2, ROUND, c)
+
+    def _feel(self, c: int, z: float, drive: float) -> None:
+        em = self.cfg.emotion
+        if not em.enabled:
+            return
+        f = self.f[c] * em.decay + drive + em.noise_sd * z
+        self.f[c] = f
+        if f > self.rec["f_peak"][c]:
+            self.rec["f_peak"][c] = f
+
+    def _leaves(self, c: int, u: float, t: float) -> bool:
+        pt = self.cfg.patience
+        if u >= pt.hazard_base + pt.hazard_slope * max(0.0, self.f[c]):
+            return False
+        self.rec["abandoned"][c] = 1
+        silent = self.C.u_silent[c] < pt.silent_share
+        self._push(t + (pt.silent_timeout_s if silent else 0.0), END, c)
+        self.mode[c] = DONE  # no further rounds; END closes the record
+        return True
+
+    # ----------------------------------------------------------------- AI handling
+    def _ai_round(self, c: int, t: float) -> tuple[str, object] | None:
+        zl, zf, u_bad, u_sup, u_conf, u_ab, _, _, _, e2 = self.block.next()
+        cfg, rec, ai, mon = self.cfg, self.rec, self.cfg.ai, self.cfg.monitor
+        n = rec["ai_rounds"][c] = rec["ai_rounds"][c] + 1
+        rec["rounds"][c] += 1
+        rec["msg_ai"][c] += 1
+        rec["msg_customer"][c] += 1
+        w = rec["worker"][c]
+        rec["held_sum"][c] += self.held[w]
+        rec["held_n"][c] += 1
+        t_reply = t + ai.reply_s
+        if math.isnan(rec["first_reply_t"][c]):
+            rec["first_reply_t"][c] = t_reply
+        solvable = bool(self.C.solvable[c])
+        drive = -cfg.emotion.progress_relief * ai.progress if solvable else ai.loop_frustration
+        self._feel(c, zf, drive + (ai.frustrating_jump if u_bad < ai.frustrating_reply else 0.0))
+        reading = -self.f[c] + mon.sentiment_noise * zl
+        trend = reading - self.reading[c] if n > 1 else 0.0
+        self.reading[c] = reading
+        if solvable and n >= self.C.ai_need[c]:
+            rec["resolved"][c] = 1
+            self._push(t_reply + cfg.service.close_s, END, c)
+            self.mode[c] = DONE
+        elif not solvable and ((mon.technical and n >= self.C.tech_round[c]) or n >= ai.max_rounds):
+            self._escalate(c, t_reply, TECHNICAL)
+        elif mon.emotional and reading < -mon.emotional_threshold:
+            self._escalate(c, t_reply, EMOTIONAL)
+        elif not self._leaves(c, u_ab, t_reply):
+            conf = min(1.0, max(0.0, 0.5 + (ai.confidence_gap if solvable else -ai.confidence_gap)
+                                + ai.confidence_noise * (u_conf - 0.5)))  # fmt: skip
+            view = RoundView(c, w, t_reply, t_reply - self.t_arr[c], n, reading, trend, conf,
+                             self.category[c], self.held[w], len(self.queue), u_sup)  # fmt: skip
+            take = self.supervisor.takeover(view)
+            if take is PENDING:
+                self.pending = ("takeover", c, t_reply)
+                self._next_customer = e2
+                return ("takeover", view)
+            if take:
+                self._escalate(c, t_reply, HUMAN_INIT)
+            else:
+                self._push(t_reply + cfg.service.customer_reply_s * e2, ROUND, c)
+        return None
+
+    def _ai_continue(self, c: int, t: float) -> None:
+        self._push(t + self.cfg.service.customer_reply_s * self._next_customer, ROUND, c)
+
+    def _escalate(self, c: int, t: float, kind: int) -> None:
+        rec, ef = self.rec, self.cfg.effort
+        f, n = self.f[c], rec["ai_rounds"][c]
+        rec["escalation"][c] = kind
+        rec["takeover_t"][c] = t - self.t_arr[c]
+        rec["takeover_round"][c] = n
+        rec["f_takeover"][c] = f
+        late = max(0, n - ef.lateness_grace_rounds)
+        effort = max(ef.floor, math.exp(-ef.frustration_slope * max(0.0, f) - ef.lateness_slope * late))
+        work = self.C.work[c] * self.cfg.ai.handoff_work
+        self._start_human(c, rec["worker"][c], t + self.cfg.service.handoff_read_s, effort, work)
+
+    # ----------------------------------------------------------------- endings
+    def _finish(self, c: int, t: float) -> None:
+        """A chat's last reply is in: settle resolution, emotion, rating and retrial."""
+        rec, out, em = self.rec, self.cfg.outcome, self.cfg.emotion
+        if not self.rounds_model:
+            rec["resolved"][c] = 1 - rec["abandoned"][c]
+            self._close(c, t)
+            return
+        if rec["human_rounds"][c] and not rec["abandoned"][c]:
+            p = out.resolve_base + self.skill[rec["worker"][c]] - out.resolve_effort * (1.0 - rec["effort"][c])
+            rec["resolved"][c] = int(self.C.u_resolve[c] < p)
+        if em.enabled and rec["resolved"][c]:
+            self.f[c] -= em.resolution_relief
+        f_end = self.f[c]
+        ai_alone = rec["routed_ai"][c] and rec["escalation"][c] == NONE and not rec["abandoned"][c]
+        sat = (out.rating_base + out.rating_resolved * rec["resolved"][c] - out.rating_peak * max(0.0, rec["f_peak"][c])
+               - out.rating_end * f_end - self.cfg.ai.style_penalty * ai_alone + out.rating_noise * self.C.z_rating[c])  # fmt: skip
+        if self.C.u_rate[c] < out.rate_base + out.rate_frustration * max(0.0, f_end):
+            rec["rated"][c] = 1
+            rec["rating"][c] = float(min(5, max(1, round(sat))))
+        p_retry = out.retrial_base + out.retrial_unresolved * (1 - rec["resolved"][c]) + out.retrial_frustration * max(0.0, f_end)
+        rec["retrial"][c] = int(self.C.u_retrial[c] < p_retry)
+        rec["f_end"][c] = f_end
+        self._close(c, t)
+
+    def _close(self, c: int, t: float) -> None:
+        self.rec["end_t"][c] = t
+        was_queued = self.mode[c] == QUEUED
+        self.mode[c] = DONE
+        if was_queued:
+            return
+        w = self.rec["worker"][c]
+        self.held[w] -= 1
+        self._set_attention(c, w, 0.0)
+        if self.online[w]:
+            self._drain_queue(t)
