@@ -55,6 +55,7 @@ class Chats:
     category: np.ndarray  # category index
     work: np.ndarray  # work units a human needs
     solvable: np.ndarray  # bool: within the AI's capability
+    misread: np.ndarray  # bool: the AI misreads it (loops with no progress, no technical flag)
     ai_need: np.ndarray  # AI rounds to resolve (if solvable)
     tech_round: np.ndarray  # AI round at which the technical trigger fires (if not solvable)
     patience: np.ndarray  # patience while queued (s)
@@ -95,11 +96,13 @@ def draw_chats(cfg: Config, start_h: np.ndarray, rng: np.random.Generator) -> Ch
     shape = 3.0
     ai, mon, pat, emo = cfg.ai, cfg.monitor, cfg.patience, cfg.emotion
     f0 = rng.normal(emo.initial_mean, emo.initial_sd, n) if emo.enabled else np.zeros(n)
+    solvable = rng.random(n) < np.array([c.ai_solvable for c in cats])[category]
     return Chats(
         t=t,
         category=category,
         work=rng.gamma(shape, mean_work / shape),
-        solvable=rng.random(n) < np.array([c.ai_solvable for c in cats])[category],
+        solvable=solvable,
+        misread=solvable & (rng.random(n) < ai.misread),
         ai_need=1 + rng.poisson(ai.rounds_to_resolve - 1.0, n),
         tech_round=1 + rng.poisson(mon.technical_rounds - 1.0, n),
         patience=rng.exponential(pat.queue_mean_s, n),

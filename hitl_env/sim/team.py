@@ -87,6 +87,7 @@ class TeamSim:
         self.need = [0.0] * n
         self.att = [0.0] * n
         self.reading = [0.0] * n
+        self.low_run = [0] * n  # consecutive AI rounds with the reading below the emotional threshold
         self.rec = {k: [0] * n for k in RECORD_FIELDS}
         for k in ("assign_t", "first_reply_t", "end_t", "takeover_t", "f_takeover", "rating"):
             self.rec[k] = [math.nan] * n
@@ -248,19 +249,19 @@ class TeamSim:
             self._set_attention(c, w, cfg.ai.monitoring_attention)
             self._push(t, ROUND, c)
         else:
-            self._start_human(c, w, t, effort=1.0, work=self.C.work[c])
+            self._start_human(c, w, t, 1.0, self.C.work[c], self.cat_attention[self.category[c]])
 
     def _set_attention(self, c: int, w: int, a: float) -> None:
         self.att_load[w] += a - self.att[c]
         self.att[c] = a
 
     # ----------------------------------------------------------------- human handling
-    def _start_human(self, c: int, w: int, t: float, effort: float, work: float) -> None:
+    def _start_human(self, c: int, w: int, t: float, effort: float, work: float, attention: float) -> None:
         self.mode[c] = HUMAN
         self.need[c] = work
         self.progress[c] = 0.0
         self.rec["effort"][c] = effort
-        self._set_attention(c, w, self.cat_attention[self.category[c]])
+        self._set_attention(c, w, attention)
         self._push(t, ROUND, c)
 
     def _human_round(self, c: int, t: float) -> None:
@@ -346,18 +347,23 @@ class TeamSim:
         if math.isnan(rec["first_reply_t"][c]):
             rec["first_reply_t"][c] = t_reply
         solvable = bool(self.C.solvable[c])
-        drive = -cfg.emotion.progress_relief * ai.progress if solvable else ai.loop_frustration
+        on_track = solvable and not self.C.misread[c]
+        if on_track:
+            drive = -cfg.emotion.progress_relief * ai.progress
+        else:
+            drive = ai.misread_frustration if solvable else ai.loop_frustration
         self._feel(c, zf, drive + (ai.frustrating_jump if u_bad < ai.frustrating_reply else 0.0))
         reading = -self.f[c] + mon.sentiment_noise * zl
         trend = reading - self.reading[c] if n > 1 else 0.0
         self.reading[c] = reading
-        if solvable and n >= self.C.ai_need[c]:
-            rec["resolved"][c] = 1
+        low = self.low_run[c] = self.low_run[c] + 1 if reading < -mon.emotional_threshold else 0
+        if on_track and n >= self.C.ai_need[c]:
+            rec["resolved"][c] = int(self.C.u_resolve[c] < ai.resolution_quality)
             self._push(t_reply + cfg.service.close_s, END, c)
             self.mode[c] = DONE
-        elif not solvable and ((mon.technical and n >= self.C.tech_round[c]) or n >= ai.max_rounds):
+        elif (mon.technical and not solvable and n >= self.C.tech_round[c]) or n >= ai.max_rounds:
             self._escalate(c, t_reply, TECHNICAL)
-        elif mon.emotional and reading < -mon.emotional_threshold:
+        elif mon.emotional and low >= mon.emotional_rounds:
             self._escalate(c, t_reply, EMOTIONAL)
         elif not self._leaves(c, u_ab, t_reply):
             conf = min(1.0, max(0.0, 0.5 + (ai.confidence_gap if solvable else -ai.confidence_gap)
@@ -386,9 +392,11 @@ class TeamSim:
         rec["takeover_round"][c] = n
         rec["f_takeover"][c] = f
         late = max(0, n - ef.lateness_grace_rounds)
-        effort = max(ef.floor, math.exp(-ef.frustration_slope * max(0.0, f) - ef.lateness_slope * late))
+        excess = max(0.0, f - ef.frustration_grace)
+        effort = max(ef.floor, math.exp(-ef.frustration_slope * excess - ef.lateness_slope * late))
         work = self.C.work[c] * self.cfg.ai.handoff_work
-        self._start_human(c, rec["worker"][c], t + self.cfg.service.handoff_read_s, effort, work)
+        t_start = t + self.cfg.service.handoff_read_s
+        self._start_human(c, rec["worker"][c], t_start, effort, work, self.cfg.ai.escalated_attention)
 
     # ----------------------------------------------------------------- endings
     def _finish(self, c: int, t: float) -> None:
