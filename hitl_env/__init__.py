@@ -4,4 +4,4 @@ from hitl_env.config import Config, ConfigError, load_config, preset_names
 from hitl_env.sim.run import simulate
 
 __version__ = "0.1.0"
-__all__ = ["Config", "ConfigError", "load_config", "preset_names", "simulate", "__version__"]
+__all__ = ["Config", "ConfigError", "__version__", "load_config", "preset_names", "simulate"]

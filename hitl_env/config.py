@@ -41,9 +41,9 @@ class _Section:
         for f in fields(self):  # type: ignore[arg-type]
             lo, hi = f.metadata.get("range", (-INF, INF))
             value = getattr(self, f.name)
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                if not (lo <= value <= hi) or math.isnan(value):
-                    raise ConfigError(f"{f.name}={value!r} is outside the allowed range [{lo}, {hi}]")
+            numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
+            if numeric and (not (lo <= value <= hi) or math.isnan(value)):
+                raise ConfigError(f"{f.name}={value!r} is outside the allowed range [{lo}, {hi}]")
 
 
 @dataclass(frozen=True)
@@ -265,23 +265,22 @@ def _coerce(tp: Any, value: Any, path: str) -> Any:
         return tuple(_coerce(float, v, f"{path}[{i}]") for i, v in enumerate(value))
     if origin is Union:
         tp = get_args(tp)[0]
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{path} must be true or false, got {value!r}")
-        return value
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            if isinstance(value, float) and value.is_integer():
-                return int(value)
-            raise ConfigError(f"{path} must be an integer, got {value!r}")
-        return value
+    return _scalar(tp, value, path)
+
+
+def _scalar(tp: Any, value: Any, path: str) -> Any:
+    if tp is bool and not isinstance(value, bool):
+        raise ConfigError(f"{path} must be true or false, got {value!r}")
+    if tp is int and (isinstance(value, bool) or not isinstance(value, int)):
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        raise ConfigError(f"{path} must be an integer, got {value!r}")
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{path} must be a number, got {value!r}")
         return float(value)
-    if tp is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{path} must be a string, got {value!r}")
+    if tp is str and not isinstance(value, str):
+        raise ConfigError(f"{path} must be a string, got {value!r}")
     return value
 
 

@@ -4,4 +4,4 @@ from hitl_env.sim.hooks import PENDING, ArrivalView, PaperSupervisor, RoundView,
 from hitl_env.sim.run import simulate
 from hitl_env.sim.team import ESCALATIONS, TeamSim
 
-__all__ = ["PENDING", "ArrivalView", "ESCALATIONS", "PaperSupervisor", "RoundView", "RuleRouter", "TeamSim", "simulate"]
+__all__ = ["ESCALATIONS", "PENDING", "ArrivalView", "PaperSupervisor", "RoundView", "RuleRouter", "TeamSim", "simulate"]

@@ -90,7 +90,9 @@ def team_records(sim: TeamSim, job: TeamJob) -> pd.DataFrame:
             "worker_id": pd.array(np.where(assigned, w_global, 0), dtype="Int32").astype("Int32"),
             "arm": pd.Categorical(np.where(treated, "treatment", "control"), categories=["control", "treatment"]),
             "day": day,
-            "period": pd.Categorical(np.where(day >= cfg.experiment.days_pre, "post", "pre"), categories=["pre", "post"]),
+            "period": pd.Categorical(
+                np.where(day >= cfg.experiment.days_pre, "post", "pre"), categories=["pre", "post"]
+            ),
             "hour": ((C.t % DAY_S) // HOUR_S).astype(np.int8),
             "category": pd.Categorical.from_codes(C.category, categories=list(cfg.categories)),
             "eligible": r["eligible"].astype(bool),

@@ -76,6 +76,14 @@ class TeamSim:
         self.cat_attention = [c.attention for c in cats]
         self.post_start = cfg.experiment.days_pre * DAY_S
         self.rounds_model = cfg.service.model == "rounds"
+        sv, ef, em = cfg.service, cfg.effort, cfg.emotion
+        self.hk = (
+            sv.switch_rate, sv.away_s, sv.reply_lag_s, sv.concurrency_slowdown, sv.lag_sd, -0.5 * sv.lag_sd**2,
+            ef.reply_base, ef.extra_message, ef.proactive_base, ef.passive_progress, ef.lag_exponent, ef.nudge_s,
+            sv.close_s, sv.customer_reply_s, em.lag_per_min, em.lag_expect_s, em.progress_relief, em.decay,
+            em.noise_sd, cfg.patience.hazard_base, cfg.patience.hazard_slope,
+        )  # fmt: skip
+        self.emotion_on = em.enabled
         # chat inputs as lists
         self.t_arr = chats.t.tolist()
         self.category = chats.category.tolist()
@@ -110,7 +118,7 @@ class TeamSim:
         self.pending: tuple[str, int, float] | None = None
         on, off = shifts(cfg, workers.shift_start_h)
         for w in range(nw):
-            for a, b in zip(on[w].tolist(), off[w].tolist()):
+            for a, b in zip(on[w].tolist(), off[w].tolist(), strict=True):
                 self._push(a, SHIFT_ON, w)
                 self._push(b, SHIFT_OFF, w)
 
@@ -127,7 +135,7 @@ class TeamSim:
         """
         if self.pending is not None:
             raise RuntimeError("a decision is pending: call decide() first")
-        heap, t_arr, n = self.heap, self.t_arr, len(self.t_arr)
+        heap, t_arr, n, mode = self.heap, self.t_arr, len(self.t_arr), self.mode
         while True:
             i = self.next_arrival
             if i < n and (not heap or t_arr[i] <= heap[0][0]):
@@ -139,6 +147,9 @@ class TeamSim:
                 if heap[0][0] > until:
                     return None
                 t, _, kind, c = heapq.heappop(heap)
+                if kind == ROUND and mode[c] == HUMAN:  # the hot path: most events are human rounds
+                    self._human_round(c, t)
+                    continue
                 view = self._dispatch(t, kind, c)
             else:
                 return None
@@ -265,53 +276,68 @@ class TeamSim:
         self._push(t, ROUND, c)
 
     def _human_round(self, c: int, t: float) -> None:
+        """One round of a human-handled chat: the customer's message and the worker's reply."""
         zl, zf, u_sw, u_rep, u_pro, u_ab, u_msg, u_emp, e1, e2 = self.block.next()
-        cfg, rec = self.cfg, self.rec
-        sv, ef, em = cfg.service, cfg.effort, cfg.emotion
+        (switch_rate, away_s, lag_s, slowdown, lag_sd, lag_mu, reply_base, extra_msg, pro_base, passive,
+         lag_exp, nudge_s, close_s, cust_s, lag_per_min, lag_expect, relief, decay, noise, hazard_base,
+         hazard_slope) = self.hk  # fmt: skip
+        rec = self.rec
         w, e = rec["worker"][c], rec["effort"][c]
         held = self.held[w]
         # switch-aways: Poisson in the attention the worker's other chats demand
-        lam = sv.switch_rate * (self.att_load[w] - self.att[c])
+        lam = switch_rate * (self.att_load[w] - self.att[c])
         k, p = 0, math.exp(-lam)
         cdf = p
         while u_sw > cdf and k < 50:
             k += 1
             p *= lam / k
             cdf += p
-        away = sv.away_s * k * e1 if k else 0.0
+        away = away_s * k * e1 if k else 0.0
         rec["rounds"][c] += 1
         rec["human_rounds"][c] += 1
         rec["msg_customer"][c] += 1
         rec["held_sum"][c] += held
         rec["held_n"][c] += 1
-        if u_rep < ef.reply_base + (1.0 - ef.reply_base) * e:
-            lag = (sv.reply_lag_s * self.speed[w] * (1.0 + sv.concurrency_slowdown * (held - 1))
-                   * e ** -ef.lag_exponent * math.exp(sv.lag_sd * zl - 0.5 * sv.lag_sd**2) + away)  # fmt: skip
+        if u_rep < reply_base + (1.0 - reply_base) * e:
+            slow = e**-lag_exp if e != 1.0 else 1.0  # disengaged workers reply later
+            lag = lag_s * self.speed[w] * (1.0 + slowdown * (held - 1)) * slow * math.exp(lag_sd * zl + lag_mu) + away
             t_reply = t + lag
-            if math.isnan(rec["first_reply_t"][c]):
+            if rec["lag_n"][c] == 0 and rec["first_reply_t"][c] != rec["first_reply_t"][c]:  # NaN: first reply
                 rec["first_reply_t"][c] = t_reply
             rec["worker_rounds"][c] += 1
-            rec["msg_worker"][c] += 1 + (u_msg < ef.extra_message * e)
+            rec["msg_worker"][c] += 2 if u_msg < extra_msg * e else 1
             rec["lag_sum"][c] += lag
             rec["lag_n"][c] += 1
-            rec["empathetic"][c] += u_emp < self.empathy[w]
-            proactive = u_pro < ef.proactive_base * e
-            rec["proactive"][c] += proactive
-            gain = 1.0 if proactive else ef.passive_progress
+            if u_emp < self.empathy[w]:
+                rec["empathetic"][c] += 1
+            if u_pro < pro_base * e:
+                rec["proactive"][c] += 1
+                gain = 1.0
+            else:
+                gain = passive
             waited = lag
         else:  # unanswered: the customer nudges after a while
-            t_reply = t + ef.nudge_s * e2
-            gain, waited = 0.0, t_reply - t
-        rec["switches"][c] += k
-        rec["away_s"][c] += away
+            waited = nudge_s * e2
+            t_reply = t + waited
+            gain = 0.0
+        if k:
+            rec["switches"][c] += k
+            rec["away_s"][c] += away
         self.progress[c] += gain
-        self._feel(c, zf, em.lag_per_min * max(0.0, waited - em.lag_expect_s) / 60.0 - em.progress_relief * gain)
-        if self._leaves(c, u_ab, t_reply):
-            return
-        if self.progress[c] >= self.need[c]:
-            self._push(t_reply + sv.close_s, END, c)
+        if self.emotion_on:
+            excess = waited - lag_expect
+            drive = (lag_per_min * excess / 60.0 if excess > 0.0 else 0.0) - relief * gain
+            f = self.f[c] * decay + drive + noise * zf
+            self.f[c] = f
+            if f > rec["f_peak"][c]:
+                rec["f_peak"][c] = f
+        f = self.f[c]
+        if u_ab < hazard_base + hazard_slope * (f if f > 0.0 else 0.0):
+            self._leave(c, t_reply)
+        elif self.progress[c] >= self.need[c]:
+            heapq.heappush(self.heap, (t_reply + close_s, next(self.seq), END, c))
         else:
-            self._push(t_reply + sv.customer_reply_s * e2, ROUND, c)
+            heapq.heappush(self.heap, (t_reply + cust_s * e2, next(self.seq), ROUND, c))
 
     def _feel(self, c: int, z: float, drive: float) -> None:
         em = self.cfg.emotion
@@ -323,14 +349,19 @@ class TeamSim:
             self.rec["f_peak"][c] = f
 
     def _leaves(self, c: int, u: float, t: float) -> bool:
+        """Whether the customer leaves after this round (hazard rising with frustration)."""
         pt = self.cfg.patience
         if u >= pt.hazard_base + pt.hazard_slope * max(0.0, self.f[c]):
             return False
+        self._leave(c, t)
+        return True
+
+    def _leave(self, c: int, t: float) -> None:
         self.rec["abandoned"][c] = 1
+        pt = self.cfg.patience
         silent = self.C.u_silent[c] < pt.silent_share
         self._push(t + (pt.silent_timeout_s if silent else 0.0), END, c)
         self.mode[c] = DONE  # no further rounds; END closes the record
-        return True
 
     # ----------------------------------------------------------------- AI handling
     def _ai_round(self, c: int, t: float) -> tuple[str, object] | None:
@@ -413,12 +444,16 @@ class TeamSim:
             self.f[c] -= em.resolution_relief
         f_end = self.f[c]
         ai_alone = rec["routed_ai"][c] and rec["escalation"][c] == NONE and not rec["abandoned"][c]
-        sat = (out.rating_base + out.rating_resolved * rec["resolved"][c] - out.rating_peak * max(0.0, rec["f_peak"][c])
-               - out.rating_end * f_end - self.cfg.ai.style_penalty * ai_alone + out.rating_noise * self.C.z_rating[c])  # fmt: skip
+        peak = max(0.0, rec["f_peak"][c])
+        sat = (
+            out.rating_base + out.rating_resolved * rec["resolved"][c] - out.rating_peak * peak - out.rating_end * f_end
+        )
+        sat += out.rating_noise * self.C.z_rating[c] - self.cfg.ai.style_penalty * ai_alone
         if self.C.u_rate[c] < out.rate_base + out.rate_frustration * max(0.0, f_end):
             rec["rated"][c] = 1
             rec["rating"][c] = float(min(5, max(1, round(sat))))
-        p_retry = out.retrial_base + out.retrial_unresolved * (1 - rec["resolved"][c]) + out.retrial_frustration * max(0.0, f_end)
+        unresolved = 1 - rec["resolved"][c]
+        p_retry = out.retrial_base + out.retrial_unresolved * unresolved + out.retrial_frustration * max(0.0, f_end)
         rec["retrial"][c] = int(self.C.u_retrial[c] < p_retry)
         rec["f_end"][c] = f_end
         self._close(c, t)
