@@ -2,7 +2,7 @@
 
 Runs the full experiment scale (647 workers, 31 days, about 680,000 chats, about 40,000 of them
 AI-eligible) for seeds 0 and 1. At this scale the sampling error of every checked statistic is
-far inside its accept range (escalation shares: about 0.4 pp standard error on about 20,000
+far inside its accept range (escalation shares: about 0.5 pp standard error on about 10,000
 routed chats, against +-5 pp), so a failure means the model is off, not the draw.
 """
 
@@ -44,7 +44,8 @@ def test_escalation_share_in_accept_range(records, kind: str) -> None:
 
 def test_only_treated_post_eligible_chats_reach_the_ai(records) -> None:
     routed = records[records["routed_ai"]]
-    assert len(routed) > 15_000
+    # 680,676 chats x 5.8% eligible x 302/647 treated x 17/31 post-period days = about 10,100
+    assert 9_000 <= len(routed) <= 11_200
     assert routed["eligible"].all()
     assert (routed["arm"] == "treatment").all()
     assert (routed["period"] == "post").all()

@@ -65,6 +65,7 @@ class Chats:
     z_rating: np.ndarray
     u_retrial: np.ndarray
     u_silent: np.ndarray
+    u_route: np.ndarray  # the uniform a randomized router may use
 
     def __len__(self) -> int:
         return len(self.t)
@@ -74,7 +75,8 @@ def shifts(cfg: Config, start_h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Online intervals ``(start, end)`` in seconds, shape ``(workers, days)``."""
     days = np.arange(cfg.experiment.days) * DAY_S
     start = days[None, :] + start_h[:, None] * HOUR_S
-    return start, start + cfg.arrivals.shift_hours * HOUR_S
+    end = np.minimum(start + cfg.arrivals.shift_hours * HOUR_S, cfg.experiment.days * DAY_S)
+    return start, end
 
 
 def draw_chats(cfg: Config, start_h: np.ndarray, rng: np.random.Generator) -> Chats:
@@ -89,27 +91,29 @@ def draw_chats(cfg: Config, start_h: np.ndarray, rng: np.random.Generator) -> Ch
     counts = rng.poisson(rate * (end - start)).ravel()
     n = int(counts.sum())
     t = np.sort(np.repeat(start.ravel(), counts) + rng.random(n) * np.repeat((end - start).ravel(), counts))
+    # One child stream per attribute, so changing one parameter never shifts another's draws.
+    r = dict(zip(Chats.__dataclass_fields__, rng.spawn(len(Chats.__dataclass_fields__)), strict=True))
     cats = list(cfg.categories.values())
     weights = np.array([c.weight for c in cats])
-    category = rng.choice(len(cats), size=n, p=weights / weights.sum())
+    category = r["category"].choice(len(cats), size=n, p=weights / weights.sum())
     mean_work = np.array([c.work for c in cats])[category]
     shape = 3.0
     ai, mon, pat, emo = cfg.ai, cfg.monitor, cfg.patience, cfg.emotion
-    f0 = rng.normal(emo.initial_mean, emo.initial_sd, n) if emo.enabled else np.zeros(n)
-    solvable = rng.random(n) < np.array([c.ai_solvable for c in cats])[category]
+    solvable = r["solvable"].random(n) < np.array([c.ai_solvable for c in cats])[category]
     return Chats(
         t=t,
         category=category,
-        work=rng.gamma(shape, mean_work / shape),
+        work=r["work"].gamma(shape, mean_work / shape),
         solvable=solvable,
-        misread=solvable & (rng.random(n) < ai.misread),
-        ai_need=1 + rng.poisson(ai.rounds_to_resolve - 1.0, n),
-        tech_round=1 + rng.poisson(mon.technical_rounds - 1.0, n),
-        patience=rng.exponential(pat.queue_mean_s, n),
-        f0=f0,
-        u_resolve=rng.random(n),
-        u_rate=rng.random(n),
-        z_rating=rng.standard_normal(n),
-        u_retrial=rng.random(n),
-        u_silent=rng.random(n),
+        misread=solvable & (r["misread"].random(n) < ai.misread),
+        ai_need=1 + r["ai_need"].poisson(ai.rounds_to_resolve - 1.0, n),
+        tech_round=1 + r["tech_round"].poisson(mon.technical_rounds - 1.0, n),
+        patience=r["patience"].exponential(pat.queue_mean_s, n),
+        f0=r["f0"].normal(emo.initial_mean, emo.initial_sd, n) * emo.enabled,
+        u_resolve=r["u_resolve"].random(n),
+        u_rate=r["u_rate"].random(n),
+        z_rating=r["z_rating"].standard_normal(n),
+        u_retrial=r["u_retrial"].random(n),
+        u_silent=r["u_silent"].random(n),
+        u_route=r["u_route"].random(n),
     )

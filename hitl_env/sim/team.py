@@ -195,7 +195,7 @@ class TeamSim:
         t = self.t_arr[c]
         view = ArrivalView(
             c, t, self.category[c], self.rule_eligible[c], len(self.queue), sum(self.held),
-            sum(self.online), self.block.next()[2],
+            sum(self.online), float(self.C.u_route[c]),
         )  # fmt: skip
         eligible = self.router.route(view)
         if eligible is PENDING:
@@ -252,7 +252,9 @@ class TeamSim:
             return
         wait_min = (t - self.t_arr[c]) / 60.0
         if cfg.emotion.enabled:
-            self.f[c] += cfg.emotion.queue_per_min * wait_min
+            f = self.f[c] = self.f[c] + cfg.emotion.queue_per_min * wait_min
+            if f > rec["f_peak"][c]:
+                rec["f_peak"][c] = f
         ai_on = self.treated[w] and self.t_arr[c] >= self.post_start
         if rec["eligible"][c] and ai_on:
             rec["routed_ai"][c] = 1
@@ -277,28 +279,33 @@ class TeamSim:
 
     def _human_round(self, c: int, t: float) -> None:
         """One round of a human-handled chat: the customer's message and the worker's reply."""
-        zl, zf, u_sw, u_rep, u_pro, u_ab, u_msg, u_emp, e1, e2 = self.block.next()
+        rows = self.block.rows
+        zl, zf, u_sw, u_rep, u_pro, u_ab, u_msg, u_emp, e1, e2 = rows.pop() if rows else self.block.next()
         (switch_rate, away_s, lag_s, slowdown, lag_sd, lag_mu, reply_base, extra_msg, pro_base, passive,
          lag_exp, nudge_s, close_s, cust_s, lag_per_min, lag_expect, relief, decay, noise, hazard_base,
          hazard_slope) = self.hk  # fmt: skip
         rec = self.rec
         w, e = rec["worker"][c], rec["effort"][c]
         held = self.held[w]
-        # switch-aways: Poisson in the attention the worker's other chats demand
-        lam = switch_rate * (self.att_load[w] - self.att[c])
-        k, p = 0, math.exp(-lam)
-        cdf = p
-        while u_sw > cdf and k < 50:
-            k += 1
-            p *= lam / k
-            cdf += p
-        away = away_s * k * e1 if k else 0.0
         rec["rounds"][c] += 1
         rec["human_rounds"][c] += 1
         rec["msg_customer"][c] += 1
         rec["held_sum"][c] += held
         rec["held_n"][c] += 1
-        if u_rep < reply_base + (1.0 - reply_base) * e:
+        answered = u_rep < reply_base + (1.0 - reply_base) * e
+        if answered:
+            # switch-aways: Poisson in the attention the worker's other chats demand
+            lam = switch_rate * (self.att_load[w] - self.att[c])
+            k, p = 0, math.exp(-lam)
+            cdf = p
+            while u_sw > cdf and k < 50:
+                k += 1
+                p *= lam / k
+                cdf += p
+            away = away_s * k * e1 if k else 0.0
+            if k:
+                rec["switches"][c] += k
+                rec["away_s"][c] += away
             slow = e**-lag_exp if e != 1.0 else 1.0  # disengaged workers reply later
             lag = lag_s * self.speed[w] * (1.0 + slowdown * (held - 1)) * slow * math.exp(lag_sd * zl + lag_mu) + away
             t_reply = t + lag
@@ -320,9 +327,6 @@ class TeamSim:
             waited = nudge_s * e2
             t_reply = t + waited
             gain = 0.0
-        if k:
-            rec["switches"][c] += k
-            rec["away_s"][c] += away
         self.progress[c] += gain
         if self.emotion_on:
             excess = waited - lag_expect
@@ -336,8 +340,9 @@ class TeamSim:
             self._leave(c, t_reply)
         elif self.progress[c] >= self.need[c]:
             heapq.heappush(self.heap, (t_reply + close_s, next(self.seq), END, c))
-        else:
-            heapq.heappush(self.heap, (t_reply + cust_s * e2, next(self.seq), ROUND, c))
+        else:  # the customer answers the reply, or the nudge is their next message
+            t_next = t_reply + cust_s * e2 if answered else t_reply
+            heapq.heappush(self.heap, (t_next, next(self.seq), ROUND, c))
 
     def _feel(self, c: int, z: float, drive: float) -> None:
         em = self.cfg.emotion
@@ -449,7 +454,7 @@ class TeamSim:
             out.rating_base + out.rating_resolved * rec["resolved"][c] - out.rating_peak * peak - out.rating_end * f_end
         )
         sat += out.rating_noise * self.C.z_rating[c] - self.cfg.ai.style_penalty * ai_alone
-        if self.C.u_rate[c] < out.rate_base + out.rate_frustration * max(0.0, f_end):
+        if not rec["abandoned"][c] and self.C.u_rate[c] < out.rate_base + out.rate_frustration * max(0.0, f_end):
             rec["rated"][c] = 1
             rec["rating"][c] = float(min(5, max(1, round(sat))))
         unresolved = 1 - rec["resolved"][c]
