@@ -19,9 +19,12 @@ customers still queued are never served):
 Tolerance (from the issue): a figure passes if ``|sim - exact| <= max(0.02 * |exact|, 3 * se)``,
 where ``se`` is the batch-means standard error: the kept arrivals are split by arrival time
 into ``N_BATCHES`` equal windows (consecutive waits are correlated, so the per-customer
-standard error would be far too small). Every simulation uses the fixed seed ``SEED``; the
-horizons (``experiment.days_pre``) are chosen so the whole module runs in well under a minute
-on one core.
+standard error would be far too small). Every simulation uses the fixed seed ``SEED`` (the
+same for all points, so their sampling errors are correlated); the horizons
+(``experiment.days_pre``) are chosen so the whole module runs in under a minute on one core
+(about 30 s of CPU). Across 14 other seeds the checks had z-scores of sd about 1.1-1.3 and no
+systematic bias; one seed in about a dozen fails one check at the 3 se level, which is the
+expected rate of the issue's tolerance, so a change of random streams may need a look.
 """
 
 from __future__ import annotations

@@ -111,7 +111,8 @@ class TeamSim:
         self.att_load = [0.0] * nw
         self.online = [False] * nw
         self.rr = 0  # round-robin pointer for tie-breaking assignment
-        self.queue: deque[int] = deque()
+        self.queue: deque[int] = deque()  # FIFO; may hold chats that already left (skipped lazily)
+        self.n_queued = 0  # chats actually waiting
         self.heap: list[tuple[float, int, int, int]] = []
         self.seq = itertools.count()
         self.next_arrival = 0
@@ -165,6 +166,7 @@ class TeamSim:
             self._finish(c, t)
         elif kind == RENEGE:
             if self.mode[c] == QUEUED:
+                self.n_queued -= 1
                 self.rec["abandoned"][c] = 1
                 self._finish(c, t)
         elif kind == SHIFT_ON:
@@ -194,7 +196,7 @@ class TeamSim:
             return None
         t = self.t_arr[c]
         view = ArrivalView(
-            c, t, self.category[c], self.rule_eligible[c], len(self.queue), sum(self.held),
+            c, t, self.category[c], self.rule_eligible[c], self.n_queued, sum(self.held),
             sum(self.online), float(self.C.u_route[c]),
         )  # fmt: skip
         eligible = self.router.route(view)
@@ -210,6 +212,7 @@ class TeamSim:
         w = self._free_worker()
         if w < 0:
             self.queue.append(c)
+            self.n_queued += 1
             self._push(t + self.C.patience[c], RENEGE, c)
         else:
             self._assign(c, w, t)
@@ -235,6 +238,7 @@ class TeamSim:
             w = self._free_worker()
             if w < 0:
                 return
+            self.n_queued -= 1
             self._assign(q.popleft(), w, t)
 
     def _assign(self, c: int, w: int, t: float) -> None:
@@ -405,7 +409,7 @@ class TeamSim:
             conf = min(1.0, max(0.0, 0.5 + (ai.confidence_gap if solvable else -ai.confidence_gap)
                                 + ai.confidence_noise * (u_conf - 0.5)))  # fmt: skip
             view = RoundView(c, w, t_reply, t_reply - self.t_arr[c], n, reading, trend, conf,
-                             self.category[c], self.held[w], len(self.queue), u_sup)  # fmt: skip
+                             self.category[c], self.held[w], self.n_queued, u_sup)  # fmt: skip
             take = self.supervisor.takeover(view)
             if take is PENDING:
                 self.pending = ("takeover", c, t_reply)
