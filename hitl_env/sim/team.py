@@ -13,6 +13,7 @@ import heapq
 import itertools
 import math
 from collections import deque
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -68,6 +69,8 @@ class TeamSim:
         router: Router | None, supervisor: Supervisor,
     ) -> None:  # fmt: skip
         self.cfg, self.W, self.C = cfg, workers, chats
+        # the loop reads per-chat inputs as Python scalars: numpy scalar arithmetic is ~10x slower
+        self.L = SimpleNamespace(**{k: getattr(chats, k).tolist() for k in chats.__dataclass_fields__})
         self.router, self.supervisor = router, supervisor
         self.block = _Block(rng)
         n, nw = len(chats), len(workers.speed)
@@ -85,12 +88,12 @@ class TeamSim:
         )  # fmt: skip
         self.emotion_on = em.enabled
         # chat inputs as lists
-        self.t_arr = chats.t.tolist()
-        self.category = chats.category.tolist()
+        self.t_arr = self.L.t
+        self.category = self.L.category
         self.rule_eligible = [self.cat_eligible[k] for k in self.category]
         # dynamic chat state
         self.mode = [QUEUED] * n
-        self.f = chats.f0.tolist()
+        self.f = list(self.L.f0)
         self.progress = [0.0] * n
         self.need = [0.0] * n
         self.att = [0.0] * n
@@ -197,7 +200,7 @@ class TeamSim:
         t = self.t_arr[c]
         view = ArrivalView(
             c, t, self.category[c], self.rule_eligible[c], self.n_queued, sum(self.held),
-            sum(self.online), float(self.C.u_route[c]),
+            sum(self.online), self.L.u_route[c],
         )  # fmt: skip
         eligible = self.router.route(view)
         if eligible is PENDING:
@@ -213,7 +216,7 @@ class TeamSim:
         if w < 0:
             self.queue.append(c)
             self.n_queued += 1
-            self._push(t + self.C.patience[c], RENEGE, c)
+            self._push(t + self.L.patience[c], RENEGE, c)
         else:
             self._assign(c, w, t)
 
@@ -266,7 +269,7 @@ class TeamSim:
             self._set_attention(c, w, cfg.ai.monitoring_attention)
             self._push(t, ROUND, c)
         else:
-            self._start_human(c, w, t, 1.0, self.C.work[c], self.cat_attention[self.category[c]])
+            self._start_human(c, w, t, 1.0, self.L.work[c], self.cat_attention[self.category[c]])
 
     def _set_attention(self, c: int, w: int, a: float) -> None:
         self.att_load[w] += a - self.att[c]
@@ -368,7 +371,7 @@ class TeamSim:
     def _leave(self, c: int, t: float) -> None:
         self.rec["abandoned"][c] = 1
         pt = self.cfg.patience
-        silent = self.C.u_silent[c] < pt.silent_share
+        silent = self.L.u_silent[c] < pt.silent_share
         self._push(t + (pt.silent_timeout_s if silent else 0.0), END, c)
         self.mode[c] = DONE  # no further rounds; END closes the record
 
@@ -386,8 +389,8 @@ class TeamSim:
         t_reply = t + ai.reply_s
         if math.isnan(rec["first_reply_t"][c]):
             rec["first_reply_t"][c] = t_reply
-        solvable = bool(self.C.solvable[c])
-        on_track = solvable and not self.C.misread[c]
+        solvable = bool(self.L.solvable[c])
+        on_track = solvable and not self.L.misread[c]
         if on_track:
             drive = -cfg.emotion.progress_relief * ai.progress
         else:
@@ -397,11 +400,11 @@ class TeamSim:
         trend = reading - self.reading[c] if n > 1 else 0.0
         self.reading[c] = reading
         low = self.low_run[c] = self.low_run[c] + 1 if reading < -mon.emotional_threshold else 0
-        if on_track and n >= self.C.ai_need[c]:
-            rec["resolved"][c] = int(self.C.u_resolve[c] < ai.resolution_quality)
+        if on_track and n >= self.L.ai_need[c]:
+            rec["resolved"][c] = int(self.L.u_resolve[c] < ai.resolution_quality)
             self._push(t_reply + cfg.service.close_s, END, c)
             self.mode[c] = DONE
-        elif (mon.technical and not solvable and n >= self.C.tech_round[c]) or n >= ai.max_rounds:
+        elif (mon.technical and not solvable and n >= self.L.tech_round[c]) or n >= ai.max_rounds:
             self._escalate(c, t_reply, TECHNICAL)
         elif mon.emotional and low >= mon.emotional_rounds:
             self._escalate(c, t_reply, EMOTIONAL)
@@ -434,7 +437,7 @@ class TeamSim:
         late = max(0, n - ef.lateness_grace_rounds)
         excess = max(0.0, f - ef.frustration_grace)
         effort = max(ef.floor, math.exp(-ef.frustration_slope * excess - ef.lateness_slope * late))
-        work = self.C.work[c] * self.cfg.ai.handoff_work
+        work = self.L.work[c] * self.cfg.ai.handoff_work
         t_start = t + self.cfg.service.handoff_read_s
         self._start_human(c, rec["worker"][c], t_start, effort, work, self.cfg.ai.escalated_attention)
 
@@ -448,7 +451,7 @@ class TeamSim:
             return
         if rec["human_rounds"][c] and not rec["abandoned"][c]:
             p = out.resolve_base + self.skill[rec["worker"][c]] - out.resolve_effort * (1.0 - rec["effort"][c])
-            rec["resolved"][c] = int(self.C.u_resolve[c] < p)
+            rec["resolved"][c] = int(self.L.u_resolve[c] < p)
         if em.enabled and rec["resolved"][c]:
             self.f[c] -= em.resolution_relief
         f_end = self.f[c]
@@ -457,13 +460,13 @@ class TeamSim:
         sat = (
             out.rating_base + out.rating_resolved * rec["resolved"][c] - out.rating_peak * peak - out.rating_end * f_end
         )
-        sat += out.rating_noise * self.C.z_rating[c] - self.cfg.ai.style_penalty * ai_alone
-        if not rec["abandoned"][c] and self.C.u_rate[c] < out.rate_base + out.rate_frustration * max(0.0, f_end):
+        sat += out.rating_noise * self.L.z_rating[c] - self.cfg.ai.style_penalty * ai_alone
+        if not rec["abandoned"][c] and self.L.u_rate[c] < out.rate_base + out.rate_frustration * max(0.0, f_end):
             rec["rated"][c] = 1
             rec["rating"][c] = float(min(5, max(1, round(sat))))
         unresolved = 1 - rec["resolved"][c]
         p_retry = out.retrial_base + out.retrial_unresolved * unresolved + out.retrial_frustration * max(0.0, f_end)
-        rec["retrial"][c] = int(self.C.u_retrial[c] < p_retry)
+        rec["retrial"][c] = int(self.L.u_retrial[c] < p_retry)
         rec["f_end"][c] = f_end
         self._close(c, t)
 
