@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -29,6 +30,32 @@ class ConfigError(ValueError):
     """A configuration key is unknown or its value is out of range."""
 
 
+class FrozenDict(dict):  # type: ignore[type-arg]
+    """A read-only, hashable dict (the categories of a frozen config)."""
+
+    def _readonly(self, *args: Any, **kwargs: Any) -> None:
+        raise TypeError("the config is frozen; build a new one with load_config(..., overrides)")
+
+    __setitem__ = __delitem__ = __ior__ = clear = pop = popitem = setdefault = update = _readonly  # type: ignore[assignment]
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        return hash(tuple(self.items()))
+
+    def __reduce__(self) -> tuple[type, tuple[dict[str, Any]]]:
+        return (FrozenDict, (dict(self),))
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML 1.1 reads ``1e-3`` as a string; read it as the number every user means."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
 def param(default: Any, lo: float = -INF, hi: float = INF, doc: str = "") -> Any:
     """A config field with an allowed closed range [lo, hi] and a one-line description."""
     return field(default=default, metadata={"range": (lo, hi), "doc": doc})
@@ -42,7 +69,7 @@ class _Section:
             lo, hi = f.metadata.get("range", (-INF, INF))
             value = getattr(self, f.name)
             numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
-            if numeric and (not (lo <= value <= hi) or math.isnan(value)):
+            if numeric and (not math.isfinite(value) or not (lo <= value <= hi)):
                 raise ConfigError(f"{f.name}={value!r} is outside the allowed range [{lo}, {hi}]")
 
 
@@ -96,6 +123,7 @@ class Service(_Section):
     away_s: float = param(25, 0.0, 3600.0, "mean time away per switch")
     handoff_read_s: float = param(20.0, 0.0, 3600.0, "time to read the AI transcript at takeover")
     close_s: float = param(15.0, 0.0, 3600.0, "time to close the chat after the last reply")
+    max_rounds: int = param(200, 1, 10_000, "rounds after which a customer with no resolution in sight leaves")
 
 
 @dataclass(frozen=True)
@@ -146,7 +174,7 @@ class AI(_Section):
     misread_frustration: float = param(0.15, 0.0, 10.0, "frustration per round while the AI misreads the issue")
     progress: float = param(0.8, 0.0, 10.0, "work units per AI round on a solvable issue")
     style_penalty: float = param(0.5, 0.0, 4.0, "rating penalty of the AI's style on AI-alone chats")
-    resolution_quality: float = param(0.85, 0.0, 1.0, "chance an issue the AI closes is truly resolved")
+    resolution_quality: float = param(0.9, 0.0, 1.0, "chance an issue the AI closes is truly resolved")
     handoff_work: float = param(0.8, 0.0, 2.0, "share of the human work left after an escalation")
     max_rounds: int = param(30, 1, 1000, "AI rounds after which the AI hands over (counted technical)")
     monitoring_attention: float = param(0.3, 0.0, 50.0, "attention a supervised AI chat demands")
@@ -203,7 +231,7 @@ class Config(_Section):
 
     experiment: Experiment = field(default_factory=Experiment)
     arrivals: Arrivals = field(default_factory=Arrivals)
-    categories: dict[str, Category] = field(default_factory=lambda: {"general": Category()})
+    categories: FrozenDict[str, Category] = field(default_factory=lambda: FrozenDict(general=Category()))
     service: Service = field(default_factory=Service)
     workers: Workers = field(default_factory=Workers)
     effort: Effort = field(default_factory=Effort)
@@ -242,7 +270,7 @@ def _build(cls: type, data: Any, path: str) -> Any:
     unknown = sorted(set(data) - known)
     if unknown:
         where = f"{path}." if path else ""
-        raise ConfigError(f"unknown key {where}{unknown[0]!r}; allowed: {', '.join(sorted(known))}")
+        raise ConfigError(f"unknown key {where + unknown[0]!r}; allowed: {', '.join(sorted(known))}")
     kwargs = {k: _coerce(hints[k], v, f"{path}.{k}" if path else k) for k, v in data.items()}
     try:
         return cls(**kwargs)
@@ -254,11 +282,11 @@ def _coerce(tp: Any, value: Any, path: str) -> Any:
     origin = get_origin(tp)
     if dataclasses.is_dataclass(tp):
         return _build(tp, value, path)
-    if origin is dict:
+    if origin in (dict, FrozenDict):
         _, vt = get_args(tp)
         if not isinstance(value, Mapping):
             raise ConfigError(f"{path} must be a mapping")
-        return {str(k): _coerce(vt, v, f"{path}.{k}") for k, v in value.items()}
+        return FrozenDict({str(k): _coerce(vt, v, f"{path}.{k}") for k, v in value.items()})
     if origin is tuple:
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"{path} must be a list")
@@ -301,7 +329,7 @@ def _read_yaml(preset_or_path: str | Path) -> dict[str, Any]:
             raise ConfigError(f"unknown preset {str(preset_or_path)!r}; presets: {', '.join(preset_names())}")
     if not path.is_file():
         raise ConfigError(f"config file {str(path)!r} does not exist")
-    data = yaml.safe_load(path.read_text()) or {}
+    data = yaml.load(path.read_text(), Loader=_Loader) or {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path} must hold a mapping at the top level")
     return data
@@ -314,7 +342,7 @@ def parse_overrides(items: list[str] | None) -> dict[str, Any]:
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
             raise ConfigError(f"--set expects KEY=VALUE with a dotted key, got {item!r}")
-        out[key.strip()] = yaml.safe_load(raw) if raw.strip() else None
+        out[key.strip()] = yaml.load(raw, Loader=_Loader) if raw.strip() else None
     return out
 
 

@@ -37,7 +37,7 @@ def _config_values(obj: Any, prefix: str = "") -> dict[str, Any]:
         value = getattr(obj, f.name)
         if dataclasses.is_dataclass(value):
             out.update(_config_values(value, key + "."))
-        elif get_origin(hints[f.name]) is dict:
+        elif issubclass(get_origin(hints[f.name]) or object, dict):
             continue  # per-category values: checked against the category table
         else:
             out[key] = value
@@ -49,7 +49,7 @@ def _dict_fields() -> dict[str, type]:
     hints = get_type_hints(Config)
     out = {}
     for f in dataclasses.fields(Config):
-        if get_origin(hints[f.name]) is dict:
+        if issubclass(get_origin(hints[f.name]) or object, dict):
             out[f.name] = get_args(hints[f.name])[1]
     return out
 

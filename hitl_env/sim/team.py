@@ -84,7 +84,7 @@ class TeamSim:
             sv.switch_rate, sv.away_s, sv.reply_lag_s, sv.concurrency_slowdown, sv.lag_sd, -0.5 * sv.lag_sd**2,
             ef.reply_base, ef.extra_message, ef.proactive_base, ef.passive_progress, ef.lag_exponent, ef.nudge_s,
             sv.close_s, sv.customer_reply_s, em.lag_per_min, em.lag_expect_s, em.progress_relief, em.decay,
-            em.noise_sd, cfg.patience.hazard_base, cfg.patience.hazard_slope,
+            em.noise_sd, cfg.patience.hazard_base, cfg.patience.hazard_slope, sv.max_rounds,
         )  # fmt: skip
         self.emotion_on = em.enabled
         # chat inputs as lists
@@ -290,7 +290,7 @@ class TeamSim:
         zl, zf, u_sw, u_rep, u_pro, u_ab, u_msg, u_emp, e1, e2 = rows.pop() if rows else self.block.next()
         (switch_rate, away_s, lag_s, slowdown, lag_sd, lag_mu, reply_base, extra_msg, pro_base, passive,
          lag_exp, nudge_s, close_s, cust_s, lag_per_min, lag_expect, relief, decay, noise, hazard_base,
-         hazard_slope) = self.hk  # fmt: skip
+         hazard_slope, max_rounds) = self.hk  # fmt: skip
         rec = self.rec
         w, e = rec["worker"][c], rec["effort"][c]
         held = self.held[w]
@@ -343,7 +343,7 @@ class TeamSim:
             if f > rec["f_peak"][c]:
                 rec["f_peak"][c] = f
         f = self.f[c]
-        if u_ab < hazard_base + hazard_slope * (f if f > 0.0 else 0.0):
+        if u_ab < hazard_base + hazard_slope * (f if f > 0.0 else 0.0) or rec["rounds"][c] >= max_rounds:
             self._leave(c, t_reply)
         elif self.progress[c] >= self.need[c]:
             heapq.heappush(self.heap, (t_reply + close_s, next(self.seq), END, c))
