@@ -123,7 +123,7 @@ class Service(_Section):
     away_s: float = param(25, 0.0, 3600.0, "mean time away per switch")
     handoff_read_s: float = param(20.0, 0.0, 3600.0, "time to read the AI transcript at takeover")
     close_s: float = param(15.0, 0.0, 3600.0, "time to close the chat after the last reply")
-    max_rounds: int = param(200, 1, 10_000, "rounds after which a customer with no resolution in sight leaves")
+    max_rounds: int = param(200, 1, 10_000, "human rounds after which a customer with no resolution in sight leaves")
 
 
 @dataclass(frozen=True)

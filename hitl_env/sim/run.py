@@ -88,6 +88,7 @@ def team_records(sim: TeamSim, job: TeamJob) -> pd.DataFrame:
     routed = r["routed_ai"].astype(bool)
     with np.errstate(invalid="ignore", divide="ignore"):
         n_human = r["human_rounds"]
+        rounds = n_human + r["ai_rounds"]
         out = {
             "team": np.full(len(C), job.team, dtype=np.int32),
             "worker_id": pd.array(np.where(assigned, w_global, 0), dtype="Int32").astype("Int32"),
@@ -108,16 +109,16 @@ def team_records(sim: TeamSim, job: TeamJob) -> pd.DataFrame:
             "duration_s": r["end_t"] - C.t,
             "queue_wait_s": np.where(assigned, r["assign_t"] - C.t, r["end_t"] - C.t),
             "wait_s": r["first_reply_t"] - C.t,
-            "rounds": r["rounds"].astype(np.int32),
+            "rounds": rounds.astype(np.int32),
             "ai_rounds": r["ai_rounds"].astype(np.int32),
             "human_rounds": n_human.astype(np.int32),
-            "messages_customer": r["msg_customer"].astype(np.int32),
+            "messages_customer": rounds.astype(np.int32),  # one customer message per round
             "messages_worker": r["msg_worker"].astype(np.int32),
             "messages_ai": r["msg_ai"].astype(np.int32),
-            "messages": (r["msg_customer"] + r["msg_worker"] + r["msg_ai"]).astype(np.int32),
-            "reply_lag_mean_s": r["lag_sum"] / r["lag_n"],
+            "messages": (rounds + r["msg_worker"] + r["msg_ai"]).astype(np.int32),
+            "reply_lag_mean_s": r["lag_sum"] / r["worker_rounds"],
             "reply_lag_sum_s": r["lag_sum"].astype(float),
-            "concurrency": r["held_sum"] / r["held_n"],
+            "concurrency": np.where(assigned, r["held_sum"] / (1 + rounds), np.nan),  # at assignment and each round
             "switch_aways": r["switches"].astype(np.int32),
             "away_time_s": r["away_s"].astype(float),
             "round_share": r["worker_rounds"] / n_human,

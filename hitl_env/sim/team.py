@@ -28,8 +28,8 @@ ESCALATIONS = ("none", "technical", "emotional", "human")
 
 # Per-chat record columns kept as Python lists during the run (fast scalar access).
 RECORD_FIELDS = (
-    "worker", "eligible", "routed_ai", "assign_t", "first_reply_t", "end_t", "rounds", "ai_rounds",
-    "msg_customer", "msg_worker", "msg_ai", "lag_sum", "lag_n", "held_sum", "held_n", "switches", "away_s",
+    "worker", "eligible", "routed_ai", "assign_t", "first_reply_t", "end_t", "ai_rounds",
+    "msg_worker", "msg_ai", "lag_sum", "held_sum", "switches", "away_s",
     "worker_rounds", "human_rounds", "proactive", "empathetic", "escalation", "takeover_t",
     "takeover_round", "f_takeover", "f_peak", "f_end", "effort", "resolved", "abandoned",
     "rated", "rating", "retrial",
@@ -250,7 +250,6 @@ class TeamSim:
         rec["assign_t"][c] = t
         self.held[w] += 1
         rec["held_sum"][c] += self.held[w]
-        rec["held_n"][c] += 1
         if not self.rounds_model:
             self.mode[c] = HUMAN
             rec["first_reply_t"][c] = t
@@ -294,11 +293,10 @@ class TeamSim:
         rec = self.rec
         w, e = rec["worker"][c], rec["effort"][c]
         held = self.held[w]
-        rec["rounds"][c] += 1
-        rec["human_rounds"][c] += 1
-        rec["msg_customer"][c] += 1
+        # one customer message per round; rounds, customer messages and the count behind the mean
+        # concurrency are derived from human_rounds and ai_rounds when the records are built
+        n_human = rec["human_rounds"][c] = rec["human_rounds"][c] + 1
         rec["held_sum"][c] += held
-        rec["held_n"][c] += 1
         answered = u_rep < reply_base + (1.0 - reply_base) * e
         if answered:
             # switch-aways: Poisson in the attention the worker's other chats demand
@@ -316,12 +314,12 @@ class TeamSim:
             slow = e**-lag_exp if e != 1.0 else 1.0  # disengaged workers reply later
             lag = lag_s * self.speed[w] * (1.0 + slowdown * (held - 1)) * slow * math.exp(lag_sd * zl + lag_mu) + away
             t_reply = t + lag
-            if rec["lag_n"][c] == 0 and rec["first_reply_t"][c] != rec["first_reply_t"][c]:  # NaN: first reply
+            replies = rec["worker_rounds"][c]
+            if replies == 0 and rec["first_reply_t"][c] != rec["first_reply_t"][c]:  # NaN: the first reply
                 rec["first_reply_t"][c] = t_reply
-            rec["worker_rounds"][c] += 1
+            rec["worker_rounds"][c] = replies + 1
             rec["msg_worker"][c] += 2 if u_msg < extra_msg * e else 1
             rec["lag_sum"][c] += lag
-            rec["lag_n"][c] += 1
             if u_emp < self.empathy[w]:
                 rec["empathetic"][c] += 1
             if u_pro < pro_base * e:
@@ -343,7 +341,7 @@ class TeamSim:
             if f > rec["f_peak"][c]:
                 rec["f_peak"][c] = f
         f = self.f[c]
-        if u_ab < hazard_base + hazard_slope * (f if f > 0.0 else 0.0) or rec["rounds"][c] >= max_rounds:
+        if u_ab < hazard_base + hazard_slope * (f if f > 0.0 else 0.0) or n_human >= max_rounds:
             self._leave(c, t_reply)
         elif self.progress[c] >= self.need[c]:
             heapq.heappush(self.heap, (t_reply + close_s, next(self.seq), END, c))
@@ -380,12 +378,9 @@ class TeamSim:
         zl, zf, u_bad, u_sup, u_conf, u_ab, _, _, _, e2 = self.block.next()
         cfg, rec, ai, mon = self.cfg, self.rec, self.cfg.ai, self.cfg.monitor
         n = rec["ai_rounds"][c] = rec["ai_rounds"][c] + 1
-        rec["rounds"][c] += 1
         rec["msg_ai"][c] += 1
-        rec["msg_customer"][c] += 1
         w = rec["worker"][c]
         rec["held_sum"][c] += self.held[w]
-        rec["held_n"][c] += 1
         t_reply = t + ai.reply_s
         if math.isnan(rec["first_reply_t"][c]):
             rec["first_reply_t"][c] = t_reply
