@@ -10,7 +10,6 @@ block (see :class:`_Block`), so a round costs one list pop. Decisions go through
 from __future__ import annotations
 
 import heapq
-import itertools
 import math
 from collections import deque
 from types import SimpleNamespace
@@ -60,7 +59,7 @@ class TeamSim:
         workers: this team's workers.
         chats: this team's arrivals (sorted by time).
         rng: the generator for per-round randomness.
-        router: the eligibility hook (None: the category rule, vectorized).
+        router: the eligibility hook (None: the category rule, without a call per arrival).
         supervisor: the takeover hook.
     """
 
@@ -68,7 +67,7 @@ class TeamSim:
         self, cfg: Config, workers: Workers, chats: Chats, rng: np.random.Generator,
         router: Router | None, supervisor: Supervisor,
     ) -> None:  # fmt: skip
-        self.cfg, self.W, self.C = cfg, workers, chats
+        self.cfg, self.C = cfg, chats
         # the loop reads per-chat inputs as Python scalars: numpy scalar arithmetic is ~10x slower
         self.L = SimpleNamespace(**{k: getattr(chats, k).tolist() for k in chats.__dataclass_fields__})
         self.router, self.supervisor = router, supervisor
@@ -117,7 +116,7 @@ class TeamSim:
         self.queue: deque[int] = deque()  # FIFO; may hold chats that already left (skipped lazily)
         self.n_queued = 0  # chats actually waiting
         self.heap: list[tuple[float, int, int, int]] = []
-        self.seq = itertools.count()
+        self.seq = 0  # breaks ties between events at the same time: first pushed, first out
         self.next_arrival = 0
         self.pending: tuple[str, int, float] | None = None
         on, off = shifts(cfg, workers.shift_start_h)
@@ -128,7 +127,8 @@ class TeamSim:
 
     # ----------------------------------------------------------------- event loop
     def _push(self, t: float, kind: int, c: int) -> None:
-        heapq.heappush(self.heap, (t, next(self.seq), kind, c))
+        self.seq += 1
+        heapq.heappush(self.heap, (t, self.seq, kind, c))
 
     def run(self, until: float = math.inf) -> tuple[str, object] | None:
         """Advance until the events run out, time ``until``, or a hook returns PENDING.
@@ -161,11 +161,9 @@ class TeamSim:
                 return view
 
     def _dispatch(self, t: float, kind: int, c: int) -> tuple[str, object] | None:
-        if kind == ROUND:
-            if self.mode[c] == AI:
-                return self._ai_round(c, t)
-            self._human_round(c, t)
-        elif kind == END:
+        if kind == ROUND:  # an AI round: run() handles human rounds itself
+            return self._ai_round(c, t)
+        if kind == END:
             self._finish(c, t)
         elif kind == RENEGE:
             if self.mode[c] == QUEUED:
@@ -344,10 +342,9 @@ class TeamSim:
         if u_ab < hazard_base + hazard_slope * (f if f > 0.0 else 0.0) or n_human >= max_rounds:
             self._leave(c, t_reply)
         elif self.progress[c] >= self.need[c]:
-            heapq.heappush(self.heap, (t_reply + close_s, next(self.seq), END, c))
+            self._push(t_reply + close_s, END, c)
         else:  # the customer answers the reply, or the nudge is their next message
-            t_next = t_reply + cust_s * e2 if answered else t_reply
-            heapq.heappush(self.heap, (t_next, next(self.seq), ROUND, c))
+            self._push(t_reply + cust_s * e2 if answered else t_reply, ROUND, c)
 
     def _feel(self, c: int, z: float, drive: float) -> None:
         em = self.cfg.emotion
