@@ -35,15 +35,17 @@ def draw_workers(cfg: Config, rng: np.random.Generator) -> Workers:
     n = cfg.experiment.workers
     w = cfg.workers
     n_treated = round(cfg.experiment.treatment_share * n)
+    # one child stream per attribute: the arm split never shifts the workers' other draws
+    r = dict(zip(Workers.__dataclass_fields__, rng.spawn(len(Workers.__dataclass_fields__)), strict=True))
     treated = np.zeros(n, dtype=bool)
-    treated[rng.choice(n, size=n_treated, replace=False)] = True
+    treated[r["treated"].permutation(n)[:n_treated]] = True
     weights = np.asarray(cfg.arrivals.shift_start_weights, dtype=float)
     return Workers(
-        speed=rng.lognormal(-0.5 * w.speed_sd**2, w.speed_sd, n),
-        skill=rng.normal(0.0, w.skill_sd, n),
-        empathy=np.clip(rng.normal(w.empathy_mean, w.empathy_sd, n), 0.0, 1.0),
+        speed=r["speed"].lognormal(-0.5 * w.speed_sd**2, w.speed_sd, n),
+        skill=r["skill"].normal(0.0, w.skill_sd, n),
+        empathy=np.clip(r["empathy"].normal(w.empathy_mean, w.empathy_sd, n), 0.0, 1.0),
         treated=treated,
-        shift_start_h=rng.choice(24, size=n, p=weights / weights.sum()),
+        shift_start_h=r["shift_start_h"].choice(24, size=n, p=weights / weights.sum()),
     )
 
 
