@@ -82,6 +82,7 @@ class Category(_Section):
     work: float = param(5.0, 0.1, 100.0, "mean work units a human needs to resolve a chat")
     ai_solvable: float = param(0.0, 0.0, 1.0, "probability the issue is within the AI's capability")
     attention: float = param(1.0, 0.0, 50.0, "attention a human-handled chat of this category demands")
+    ai_allowed: bool = param(True, doc="a router may send this category to the AI (policy action mask)")
 
 
 @dataclass(frozen=True)

@@ -102,3 +102,18 @@ def test_queue_count_seen_by_policies_excludes_customers_who_left() -> None:
         seen.append(waiting)
     assert max(seen) >= 3  # the check above ran on real queues
     assert len(sim.queue) > sim.n_queued or sum(sim.rec["abandoned"]) > 0
+
+
+def test_counters_drain_and_satisfaction_is_the_rating_when_rated() -> None:
+    cfg = small(**{"experiment.workers": 20})
+    sims = [build_team(job) for job in team_jobs(cfg, seed=2)]
+    for sim in sims:
+        assert sim.run() is None
+        assert sim.held == [0] * len(sim.held)
+        assert sim.ai_held == [0] * len(sim.ai_held)
+        assert sorted(sim.finished) == list(range(len(sim.t_arr)))
+    df = hitl_env.simulate(cfg, seed=2)
+    rated = df[df.rated]
+    assert len(rated) > 100
+    assert (rated.rating == rated.satisfaction).all()
+    assert df.satisfaction.between(1, 5).all()

@@ -17,7 +17,7 @@ from hitl_env.sim.population import DAY_S, HOUR_S, draw_chats, draw_workers
 from hitl_env.sim.team import ESCALATIONS, TeamSim
 
 FLOAT_FIELDS = {"assign_t", "first_reply_t", "end_t", "lag_sum", "held_sum", "away_s", "takeover_t", "f_takeover",
-                "f_peak", "f_end", "effort", "rating"}  # fmt: skip
+                "f_peak", "f_end", "effort", "rating", "satisfaction"}  # fmt: skip
 
 
 @dataclass
@@ -132,6 +132,7 @@ def team_records(sim: TeamSim, job: TeamJob) -> pd.DataFrame:
             "abandoned": r["abandoned"].astype(bool),
             "rated": r["rated"].astype(bool),
             "rating": r["rating"],
+            "satisfaction": r["satisfaction"],
             "retrial": r["retrial"].astype(bool),
         }
     df = pd.DataFrame(out)

@@ -31,7 +31,7 @@ RECORD_FIELDS = (
     "msg_worker", "msg_ai", "lag_sum", "held_sum", "switches", "away_s",
     "worker_rounds", "human_rounds", "proactive", "empathetic", "escalation", "takeover_t",
     "takeover_round", "f_takeover", "f_peak", "f_end", "effort", "resolved", "abandoned",
-    "rated", "rating", "retrial",
+    "rated", "rating", "satisfaction", "retrial",
 )  # fmt: skip
 
 
@@ -99,7 +99,7 @@ class TeamSim:
         self.reading = [0.0] * n
         self.low_run = [0] * n  # consecutive AI rounds with the reading below the emotional threshold
         self.rec = {k: [0] * n for k in RECORD_FIELDS}
-        for k in ("assign_t", "first_reply_t", "end_t", "takeover_t", "f_takeover", "rating"):
+        for k in ("assign_t", "first_reply_t", "end_t", "takeover_t", "f_takeover", "rating", "satisfaction"):
             self.rec[k] = [math.nan] * n
         self.rec["f_peak"] = list(self.f)
         self.rec["escalation"] = [NONE] * n
@@ -119,6 +119,8 @@ class TeamSim:
         self.seq = 0  # breaks ties between events at the same time: first pushed, first out
         self.next_arrival = 0
         self.pending: tuple[str, int, float] | None = None
+        self.finished: list[int] = []  # chats closed so far, in order (consumers may clear it)
+        self.ai_held = [0] * nw  # chats each worker holds that the AI is handling
         on, off = shifts(cfg, workers.shift_start_h)
         for w in range(nw):
             for a, b in zip(on[w].tolist(), off[w].tolist(), strict=True):
@@ -263,6 +265,7 @@ class TeamSim:
         if rec["eligible"][c] and ai_on:
             rec["routed_ai"][c] = 1
             self.mode[c] = AI
+            self.ai_held[w] += 1
             self._set_attention(c, w, cfg.ai.monitoring_attention)
             self._push(t, ROUND, c)
         else:
@@ -422,6 +425,7 @@ class TeamSim:
     def _escalate(self, c: int, t: float, kind: int) -> None:
         rec, ef = self.rec, self.cfg.effort
         f, n = self.f[c], rec["ai_rounds"][c]
+        self.ai_held[rec["worker"][c]] -= 1
         rec["escalation"][c] = kind
         rec["takeover_t"][c] = t - self.t_arr[c]
         rec["takeover_round"][c] = n
@@ -453,9 +457,10 @@ class TeamSim:
             out.rating_base + out.rating_resolved * rec["resolved"][c] - out.rating_peak * peak - out.rating_end * f_end
         )
         sat += out.rating_noise * self.L.z_rating[c] - self.cfg.ai.style_penalty * ai_alone
+        satisfaction = rec["satisfaction"][c] = float(min(5, max(1, round(sat))))
         if not rec["abandoned"][c] and self.L.u_rate[c] < out.rate_base + out.rate_frustration * max(0.0, f_end):
             rec["rated"][c] = 1
-            rec["rating"][c] = float(min(5, max(1, round(sat))))
+            rec["rating"][c] = satisfaction
         unresolved = 1 - rec["resolved"][c]
         p_retry = out.retrial_base + out.retrial_unresolved * unresolved + out.retrial_frustration * max(0.0, f_end)
         rec["retrial"][c] = int(self.L.u_retrial[c] < p_retry)
@@ -464,12 +469,15 @@ class TeamSim:
 
     def _close(self, c: int, t: float) -> None:
         self.rec["end_t"][c] = t
+        self.finished.append(c)
         was_queued = self.mode[c] == QUEUED
         self.mode[c] = DONE
         if was_queued:
             return
         w = self.rec["worker"][c]
         self.held[w] -= 1
+        if self.rec["routed_ai"][c] and self.rec["escalation"][c] == NONE:  # closed by or during the AI
+            self.ai_held[w] -= 1
         self._set_attention(c, w, 0.0)
         if self.online[w]:
             self._drain_queue(t)
