@@ -199,6 +199,7 @@ class Supervisor(_Section):
     base: float = param(0.02, 0.0, 1.0, "per-round takeover chance of the default (paper) workers")
     sentiment_slope: float = param(0.16, 0.0, 10.0, "added chance per unit of negative reading")
     sentiment_level: float = param(0.2, -10.0, 10.0, "reading below -level adds to the chance")
+    max_hand_chats: int = param(4, 0, 50, "a worker handling this many chats by hand cannot take over another")
 
 
 @dataclass(frozen=True)

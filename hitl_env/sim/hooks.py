@@ -56,7 +56,10 @@ class RoundView:
         confidence: the AI's self-reported confidence in [0, 1].
         category: index of the issue category.
         held: chats the worker holds (AI chats included).
+        ai_held: of those, chats the AI is handling (this one included).
         queue: chats waiting in the team's queue.
+        can_takeover: False when the worker already handles ``supervisor.max_hand_chats`` chats
+            by hand; a takeover is then ignored (the AI continues).
         u: a uniform draw a randomized policy may use.
     """
 
@@ -70,7 +73,9 @@ class RoundView:
     confidence: float
     category: int
     held: int
+    ai_held: int
     queue: int
+    can_takeover: bool
     u: float
 
 

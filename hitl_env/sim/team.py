@@ -187,10 +187,11 @@ class TeamSim:
         self.pending = None
         if kind == "route":
             self._admit(c, bool(action))
-        elif action:
-            self._escalate(c, t, HUMAN_INIT)
         else:
-            self._ai_continue(c, t)
+            w = self.rec["worker"][c]
+            self._takeover_or_continue(
+                c, t, bool(action) and self.held[w] - self.ai_held[w] < self.cfg.supervisor.max_hand_chats
+            )
 
     # ----------------------------------------------------------------- arrivals and queue
     def _arrive(self, c: int) -> tuple[str, object] | None:
@@ -406,21 +407,23 @@ class TeamSim:
         elif not self._leaves(c, u_ab, t_reply):
             conf = min(1.0, max(0.0, 0.5 + (ai.confidence_gap if solvable else -ai.confidence_gap)
                                 + ai.confidence_noise * (u_conf - 0.5)))  # fmt: skip
-            view = RoundView(c, w, t_reply, t_reply - self.t_arr[c], n, reading, trend, conf,
-                             self.category[c], self.held[w], self.n_queued, u_sup)  # fmt: skip
+            can = self.held[w] - self.ai_held[w] < cfg.supervisor.max_hand_chats
+            view = RoundView(c, w, t_reply, t_reply - self.t_arr[c], n, reading, trend, conf, self.category[c],
+                             self.held[w], self.ai_held[w], self.n_queued, can, u_sup)  # fmt: skip
             take = self.supervisor.takeover(view)
+            self._next_customer = e2
             if take is PENDING:
                 self.pending = ("takeover", c, t_reply)
-                self._next_customer = e2
                 return ("takeover", view)
-            if take:
-                self._escalate(c, t_reply, HUMAN_INIT)
-            else:
-                self._push(t_reply + cfg.service.customer_reply_s * e2, ROUND, c)
+            self._takeover_or_continue(c, t_reply, bool(take) and can)
         return None
 
-    def _ai_continue(self, c: int, t: float) -> None:
-        self._push(t + self.cfg.service.customer_reply_s * self._next_customer, ROUND, c)
+    def _takeover_or_continue(self, c: int, t: float, take: bool) -> None:
+        """Apply a takeover decision (already checked to be possible) after an AI round."""
+        if take:
+            self._escalate(c, t, HUMAN_INIT)
+        else:
+            self._push(t + self.cfg.service.customer_reply_s * self._next_customer, ROUND, c)
 
     def _escalate(self, c: int, t: float, kind: int) -> None:
         rec, ef = self.rec, self.cfg.effort
