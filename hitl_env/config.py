@@ -380,3 +380,8 @@ def load_config(preset_or_path: str | Path = "taobao_2024", overrides: Mapping[s
     """
     data = apply_overrides(_read_yaml(preset_or_path), overrides)
     return _build(Config, data, "")
+
+
+def with_overrides(cfg: Config, overrides: Mapping[str, Any]) -> Config:
+    """A copy of ``cfg`` with dotted-key ``overrides`` applied and validated."""
+    return _build(Config, apply_overrides(cfg.to_dict(), overrides), "")

@@ -1,0 +1,170 @@
+"""What the Gymnasium envs share: one team's shift as an episode, driven through the core hooks.
+
+The envs are thin adapters: the simulation core (:class:`~hitl_env.sim.team.TeamSim`) pauses at
+each decision (its hook returns ``PENDING``), the env turns the decision into an observation,
+takes the action, and resumes the core. No dynamics live here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from hitl_env.config import Config, load_config, with_overrides
+from hitl_env.rewards import COMPONENTS, RATING_MODES, scalarize, validate_weights, vector_reward
+from hitl_env.sim.hooks import PENDING
+from hitl_env.sim.population import HOUR_S, draw_chats, draw_workers
+from hitl_env.sim.team import AI, TeamSim
+
+
+class Defer:
+    """A hook that hands every decision to the caller."""
+
+    def route(self, view: object) -> None:
+        return PENDING
+
+    def takeover(self, view: object) -> None:
+        return PENDING
+
+
+def episode_config(cfg: Config, team_size: int, shift_hours: float, start_hour: int) -> Config:
+    """One team of ``team_size`` AI-enabled workers, all on one shift of one day."""
+    if not isinstance(team_size, int) or team_size < 1:
+        raise ValueError(f"team_size must be a positive integer, got {team_size!r}")
+    if not isinstance(start_hour, int) or not 0 <= start_hour <= 23:
+        raise ValueError(f"start_hour must be an integer hour in [0, 23], got {start_hour!r}")
+    if not 0 < shift_hours <= 24 - start_hour:
+        raise ValueError(
+            f"shift_hours must be in (0, {24 - start_hour}] for start_hour={start_hour}, got {shift_hours!r}"
+        )
+    weights = [0.0] * 24
+    weights[start_hour] = 1.0
+    return with_overrides(
+        cfg,
+        {
+            "experiment.workers": team_size,
+            "experiment.team_size": team_size,
+            "experiment.treatment_share": 1.0,
+            "experiment.days_pre": 0,
+            "experiment.days_post": 1,
+            "arrivals.shift_hours": float(shift_hours),
+            "arrivals.shift_start_weights": weights,
+        },
+    )
+
+
+class TeamEnv(gym.Env):
+    """Base of the single-agent envs: an episode is one team's shift, a step one decision."""
+
+    metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
+
+    def __init__(
+        self,
+        preset: str = "taobao_2024",
+        overrides: Mapping[str, Any] | None = None,
+        team_size: int = 10,
+        shift_hours: float = 8.0,
+        start_hour: int = 9,
+        reward_weights: Mapping[str, float] | None = None,
+        rating: str = "dense",
+        render_mode: str | None = None,
+    ) -> None:
+        if rating not in RATING_MODES:
+            raise ValueError(f"rating must be one of {RATING_MODES}, got {rating!r}")
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None")
+        self.cfg = episode_config(load_config(preset, overrides), team_size, shift_hours, start_hour)
+        self.preset, self.rating, self.render_mode = preset, rating, render_mode
+        self.weights = validate_weights(reward_weights)
+        self.categories = list(self.cfg.categories)
+        self.shift_s = float(shift_hours) * HOUR_S
+        self.shift_start = start_hour * HOUR_S
+        self.reward_space = gym.spaces.Box(-1e6, 1e6, (len(COMPONENTS),), np.float32)
+        self.action_space = gym.spaces.Discrete(2)
+        self.sim: TeamSim | None = None
+        self.decision: tuple[str, Any] | None = None
+        self.active = False
+
+    # ----------------------------------------------------------------- hooks for subclasses
+    def _hooks(self) -> tuple[Any, Any]:
+        """(router, supervisor) for the core; the agent's decision is deferred."""
+        raise NotImplementedError
+
+    def _observe(self, view: Any) -> np.ndarray:
+        raise NotImplementedError
+
+    def _mask(self, view: Any) -> np.ndarray:
+        raise NotImplementedError
+
+    def _scored(self, chats: list[int]) -> list[int]:
+        """The finished chats whose outcomes enter this env's reward."""
+        return chats
+
+    # ----------------------------------------------------------------- Gymnasium API
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict]:
+        super().reset(seed=seed)
+        ss = np.random.SeedSequence(int(self.np_random.integers(2**63)))
+        workers_ss, arrivals_ss, dynamics_ss = ss.spawn(3)
+        workers = draw_workers(self.cfg, np.random.default_rng(workers_ss))
+        chats = draw_chats(self.cfg, workers.shift_start_h, np.random.default_rng(arrivals_ss))
+        router, supervisor = self._hooks()
+        self.sim = TeamSim(self.cfg, workers, chats, np.random.default_rng(dynamics_ss), router, supervisor)
+        self.decision = self.sim.run()
+        self.sim.finished.clear()  # chats closed before the first decision are not the agent's doing
+        self.active = True
+        return self._obs(), self._info(np.zeros(len(COMPONENTS), np.float32))
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
+        if self.sim is None or not self.active:
+            raise RuntimeError("call reset() before step(): no episode is running")
+        if not self.action_space.contains(action):
+            raise ValueError(f"action must be 0 or 1, got {action!r}")
+        if self.decision is not None:  # (None: a shift with no decision at all ends at its first step)
+            self.sim.decide(bool(action) and bool(self._mask(self.decision[1])[1]))
+            self.decision = self.sim.run()
+        vec = vector_reward(self.sim.rec, self.sim.t_arr, self._scored(self.sim.finished), self.rating)
+        self.sim.finished.clear()
+        self.active = self.decision is not None
+        return self._obs(), scalarize(vec, self.weights), not self.active, False, self._info(vec)
+
+    def _obs(self) -> np.ndarray:
+        if self.decision is None:
+            return np.zeros(self.observation_space.shape, np.float32)
+        low, high = self.observation_space.low, self.observation_space.high
+        return np.clip(self._observe(self.decision[1]), low, high).astype(np.float32)
+
+    def _info(self, vec: np.ndarray) -> dict[str, Any]:
+        mask = self._mask(self.decision[1]) if self.decision is not None else np.array([1, 0], np.int8)
+        return {"vector_reward": vec, "action_mask": mask, "time_s": self._now()}
+
+    def action_masks(self) -> np.ndarray:
+        """The current action mask as booleans (for sb3-contrib's MaskablePPO)."""
+        return self._info(np.zeros(len(COMPONENTS), np.float32))["action_mask"].astype(bool)
+
+    def _now(self) -> float:
+        """Time of the pending decision; the shift's end once none is pending."""
+        return float(self.decision[1].time_s) if self.decision is not None else self.shift_start + self.shift_s
+
+    def _shift_progress(self, t: float) -> float:
+        return (t - self.shift_start) / self.shift_s
+
+    # ----------------------------------------------------------------- rendering
+    def render(self) -> str | np.ndarray | None:
+        if self.render_mode is None or self.sim is None:
+            return None
+        from hitl_env.envs.render import ansi, rgb_array
+
+        ai_chats = [(c, self.sim.reading[c]) for c, m in enumerate(self.sim.mode[: self.sim.next_arrival]) if m == AI]
+        state = {
+            "time_s": self._now(),
+            "queue": self.sim.n_queued,
+            "held": list(self.sim.held),
+            "ai_held": list(self.sim.ai_held),
+            "online": list(self.sim.online),
+            "ai_chats": ai_chats,
+            "max_concurrency": self.cfg.service.max_concurrency,
+        }
+        return ansi(state) if self.render_mode == "ansi" else rgb_array(state)

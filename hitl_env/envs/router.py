@@ -1,0 +1,85 @@
+"""``hitl_env/Router-v0``: the router's eligibility decision."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+
+from hitl_env.envs.base import Defer, TeamEnv
+from hitl_env.sim.hooks import ArrivalView
+from hitl_env.sim.run import default_supervisor
+
+
+class RouterEnv(TeamEnv):
+    """Send an arriving chat to the AI, or to a human.
+
+    ## Description
+    One team of workers (``team_size``, default 10) works one shift of the calibrated operation
+    (``preset``, default ``taobao_2024``), every worker with the AI on. At each arrival the
+    agent decides whether the chat is AI-eligible. An eligible chat is handled by the AI under
+    the supervision of the worker it is assigned to (who takes over like the paper's workers,
+    ``supervisor.*``), with the algorithmic triggers on; an ineligible one by the worker from
+    the start. Everything else runs in the simulation core exactly as in ``hitl_env.simulate``.
+
+    ## Action Space
+    ``Discrete(2)``: 0 sends the chat to a human, 1 to the AI. Categories whose
+    ``categories.<name>.ai_allowed`` is false may not go to the AI: ``info["action_mask"]``
+    (and :meth:`action_masks`) is then ``[1, 0]``, and action 1 acts as 0.
+
+    ## Observation Space
+    ``Box(float32)`` of shape ``(6 + n_categories,)``: the arriving chat's observable features
+    and the current load, clipped to the bounds.
+
+    | index | observation | min | max |
+    |-------|-------------|-----|-----|
+    | 0 | 1 if the paper's rule marks the category eligible | 0 | 1 |
+    | 1 | 1 if the category may go to the AI | 0 | 1 |
+    | 2 | chats waiting in the team's queue | 0 | 10000 |
+    | 3 | chats held by the team's workers | 0 | 10000 |
+    | 4 | online workers | 0 | 1000 |
+    | 5 | time since the shift started, in shifts | 0 | 3 |
+    | 6... | issue category, one-hot | 0 | 1 |
+
+    ## Rewards
+    At each step, the weighted sum of the reward components (:mod:`hitl_env.rewards`) of every
+    chat of the team that closed since the previous step; the vector is in
+    ``info["vector_reward"]``, its space in ``reward_space``; ``rating`` ``"dense"`` or
+    ``"sparse"`` as in ``Supervisor-v0``.
+
+    ## Starting State
+    A new team drawn from the env's seed at the shift start; ``reset`` runs to the first arrival.
+
+    ## Episode End
+    The episode terminates at the step that routes the last arrival of the shift; the core then
+    runs the shift out, so that step's reward includes every chat still open. No truncation.
+
+    ## Arguments
+    ``gymnasium.make("hitl_env/Router-v0", preset="taobao_2024", overrides=None, team_size=10,
+    shift_hours=8.0, start_hour=9, reward_weights=None, rating="dense", render_mode=None)``, as
+    for ``Supervisor-v0``.
+
+    ## Version History
+    * v0: initial version.
+    """
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        n_cat = len(self.categories)
+        self.allowed = [c.ai_allowed for c in self.cfg.categories.values()]
+        low = np.zeros(6 + n_cat, np.float32)
+        high = np.array([1, 1, 10_000, 10_000, 1_000, 3] + [1] * n_cat, np.float32)
+        self.observation_space = gym.spaces.Box(low, high, dtype=np.float32)
+
+    def _hooks(self) -> tuple[Defer, object]:
+        return Defer(), default_supervisor(self.cfg)
+
+    def _observe(self, v: ArrivalView) -> np.ndarray:
+        obs = np.zeros(self.observation_space.shape, np.float32)
+        obs[:6] = (
+            v.rule_eligible, self.allowed[v.category], v.queue, v.held, v.online, self._shift_progress(v.time_s)
+        )  # fmt: skip
+        obs[6 + v.category] = 1.0
+        return obs
+
+    def _mask(self, v: ArrivalView) -> np.ndarray:
+        return np.array([1, int(self.allowed[v.category])], np.int8)

@@ -1,0 +1,116 @@
+"""``hitl_env/Supervisor-v0``: the supervisor's takeover decision."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+
+from hitl_env.envs.base import Defer, TeamEnv
+from hitl_env.sim.hooks import RoundView
+
+_FIELDS = (
+    # name, low, high
+    ("ai_rounds", 0.0, 1000.0),
+    ("elapsed_min", 0.0, 1440.0),
+    ("reading", -20.0, 20.0),
+    ("trend", -40.0, 40.0),
+    ("confidence", 0.0, 1.0),
+    ("held", 0.0, 50.0),
+    ("ai_held", 0.0, 50.0),
+    ("queue", 0.0, 10_000.0),
+    ("can_takeover", 0.0, 1.0),
+    ("shift_progress", 0.0, 3.0),
+)
+
+
+class SupervisorEnv(TeamEnv):
+    """Take over an AI-handled chat now, or let the AI continue.
+
+    ## Description
+    One team of workers (``team_size``, default 10) works one shift of the calibrated operation
+    (``preset``, default ``taobao_2024``), every worker with the AI on. The router marks chats
+    AI-eligible by the category rule; the AI handles them under the supervision of the worker
+    they are assigned to. Each time one of the team's AI chats completes a round in which no
+    algorithmic trigger fired, the AI did not resolve the issue and the customer did not leave,
+    the agent decides for that chat's worker whether to take over. The technical and sentiment
+    triggers still escalate on their own (turn them off with ``overrides={"monitor.technical":
+    False}`` or ``"monitor.emotional"``). Everything else (human chats, the queue, emotions)
+    runs in the simulation core exactly as in ``hitl_env.simulate``.
+
+    ## Action Space
+    ``Discrete(2)``: 0 lets the AI continue, 1 takes over. A takeover is impossible when the
+    worker already handles ``supervisor.max_hand_chats`` chats by hand; ``info["action_mask"]``
+    (and :meth:`action_masks`) is then ``[1, 0]``, and action 1 acts as 0.
+
+    ## Observation Space
+    ``Box(float32)`` of shape ``(10 + n_categories,)``: only what a supervisor sees, no latent
+    variable. Values are clipped to the bounds.
+
+    | index | observation | min | max |
+    |-------|-------------|-----|-----|
+    | 0 | AI rounds so far | 0 | 1000 |
+    | 1 | minutes since the chat arrived | 0 | 1440 |
+    | 2 | sentiment reading (negative is frustrated; noisy) | -20 | 20 |
+    | 3 | change of the reading since the previous round | -40 | 40 |
+    | 4 | the AI's confidence signal | 0 | 1 |
+    | 5 | chats the worker holds (AI chats included) | 0 | 50 |
+    | 6 | of those, chats the AI handles | 0 | 50 |
+    | 7 | chats waiting in the team's queue | 0 | 10000 |
+    | 8 | 1 if a takeover is possible | 0 | 1 |
+    | 9 | time since the shift started, in shifts | 0 | 3 |
+    | 10... | issue category, one-hot | 0 | 1 |
+
+    ## Rewards
+    At each step, the weighted sum of the reward components (:mod:`hitl_env.rewards`: rating,
+    duration, worker time, retrial, abandonment) of the team's AI-routed chats that closed since
+    the previous step; the vector is in ``info["vector_reward"]`` and its space in
+    ``reward_space``. ``rating="dense"`` scores every chat's satisfaction, ``"sparse"`` only the
+    ratings customers actually give (about 17%). Default weights:
+    ``hitl_env.rewards.DEFAULT_WEIGHTS``.
+
+    ## Starting State
+    A new team (workers, arrivals and latent chat attributes drawn from the env's seed) at the
+    shift start; ``reset`` runs the core to the first takeover decision.
+
+    ## Episode End
+    Arrivals stop at the end of the shift; the episode terminates when the team has closed every
+    chat of the shift (no further decision can come). No truncation: wrap with
+    ``gymnasium.wrappers.TimeLimit`` for one. A shift with no decision at all (e.g. a preset
+    without AI) is a one-step episode with zero reward.
+
+    ## Arguments
+    ``gymnasium.make("hitl_env/Supervisor-v0", preset="taobao_2024", overrides=None,
+    team_size=10, shift_hours=8.0, start_hour=9, reward_weights=None, rating="dense",
+    render_mode=None)``: ``preset`` a preset name or YAML path, ``overrides`` dotted keys;
+    ``reward_weights`` a mapping of component to weight (unset ones keep their defaults);
+    ``render_mode`` ``"ansi"`` or ``"rgb_array"``.
+
+    ## Version History
+    * v0: initial version.
+    """
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        n_cat = len(self.categories)
+        low = np.array([f[1] for f in _FIELDS] + [0.0] * n_cat, np.float32)
+        high = np.array([f[2] for f in _FIELDS] + [1.0] * n_cat, np.float32)
+        self.observation_space = gym.spaces.Box(low, high, dtype=np.float32)
+
+    def _hooks(self) -> tuple[None, Defer]:
+        return None, Defer()
+
+    def _observe(self, v: RoundView) -> np.ndarray:
+        obs = np.zeros(self.observation_space.shape, np.float32)
+        obs[:10] = (
+            v.rounds, v.elapsed_s / 60.0, v.reading, v.trend, v.confidence, v.held, v.ai_held, v.queue,
+            v.can_takeover, self._shift_progress(v.time_s),
+        )  # fmt: skip
+        obs[10 + v.category] = 1.0
+        return obs
+
+    def _mask(self, v: RoundView) -> np.ndarray:
+        return np.array([1, int(v.can_takeover)], np.int8)
+
+    def _scored(self, chats: list[int]) -> list[int]:
+        routed = self.sim.rec["routed_ai"]  # type: ignore[union-attr]
+        return [c for c in chats if routed[c]]

@@ -1,0 +1,170 @@
+"""The Gymnasium envs: API checkers, determinism, masks, rewards, rendering, errors."""
+
+from __future__ import annotations
+
+import pickle
+import warnings
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env, data_equivalence
+
+import hitl_env  # noqa: F401  (registers the envs)
+from hitl_env.rewards import COMPONENTS, DEFAULT_WEIGHTS
+
+ENVS = ("hitl_env/Supervisor-v0", "hitl_env/Router-v0")
+PRESETS = ("taobao_2024", "mmn_abandonment")
+SMALL = {"team_size": 4, "shift_hours": 2.0}
+
+
+def rollout(env: gym.Env, seed: int, policy=lambda obs, info: 0, steps: int = 10**6) -> list:
+    obs, info = env.reset(seed=seed)
+    out = [(obs, info)]
+    for _ in range(steps):
+        obs, r, term, trunc, info = env.step(policy(obs, info))
+        out.append((obs, r, term, trunc, info))
+        if term or trunc:
+            break
+    return out
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+@pytest.mark.parametrize("env_id", ENVS)
+def test_gymnasium_and_sb3_checkers_pass_without_warnings(env_id: str, preset: str) -> None:
+    from stable_baselines3.common.env_checker import check_env as sb3_check_env
+
+    env = gym.make(env_id, preset=preset, **SMALL).unwrapped
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        check_env(env)
+        sb3_check_env(env, warn=True)
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+@pytest.mark.parametrize("env_id", ENVS)
+def test_pickle_round_trip_continues_identically(env_id: str, preset: str) -> None:
+    env = gym.make(env_id, preset=preset, **SMALL)
+    env.reset(seed=5)
+    for _ in range(3):
+        if env.unwrapped.decision is None:  # a shift with no decision (no AI): pickle at the start
+            break
+        env.step(0)
+    clone = pickle.loads(pickle.dumps(env))
+    for _ in range(20):
+        a, b = env.step(1), clone.step(1)
+        assert data_equivalence(a, b, exact=True)
+        if a[2]:
+            break
+
+
+@pytest.mark.parametrize("env_id", ENVS)
+def test_same_seed_same_trajectory_different_seed_differs(env_id: str) -> None:
+    def flip(obs, info):
+        return int(info["action_mask"][1] and obs.sum() % 2 > 1)
+
+    a = rollout(gym.make(env_id, **SMALL), seed=11, policy=flip)
+    b = rollout(gym.make(env_id, **SMALL), seed=11, policy=flip)
+    c = rollout(gym.make(env_id, **SMALL), seed=12, policy=flip)
+    assert data_equivalence(a, b, exact=True)
+    assert not data_equivalence(a, c)
+
+
+def test_supervisor_episode_holds_the_teams_takeover_decisions() -> None:
+    env = gym.make("hitl_env/Supervisor-v0")  # the documented default: 10 workers, 8 hours
+    steps = rollout(env, seed=0)
+    # about 11.3 arrivals per worker-hour, 5.8% eligible, a few AI rounds each: ~100-200 decisions
+    assert 60 <= len(steps) - 1 <= 300
+    assert steps[-1][2] is True  # terminated at the end of the shift's work
+    obs = steps[1][0]
+    assert obs[0] >= 1 and 0 <= obs[4] <= 1 and obs[10:].sum() == 1
+
+
+def test_router_gets_every_arrival_and_the_rule_marks_eligibility() -> None:
+    env = gym.make("hitl_env/Router-v0", **SMALL)
+    obs, _ = env.reset(seed=3)
+    n, eligible = 0, 0
+    done = False
+    while not done:
+        eligible += int(obs[0])
+        n += 1
+        obs, _, done, _, _ = env.step(int(obs[0]))
+    sim = env.unwrapped.sim
+    assert n == len(sim.t_arr) > 50
+    assert sum(sim.rec["eligible"]) == eligible
+
+
+def test_masked_router_action_acts_as_human() -> None:
+    env = gym.make("hitl_env/Router-v0", **SMALL)
+    _, info = env.reset(seed=1)
+    sent_masked = 0
+    done = False
+    while not done:
+        masked = info["action_mask"][1] == 0
+        sent_masked += masked
+        c = env.unwrapped.decision[1].chat
+        _, _, done, _, info = env.step(1)
+        if masked:
+            assert env.unwrapped.sim.rec["eligible"][c] == 0
+    assert sent_masked > 0  # complaints and account security came up and were kept from the AI
+
+
+def test_vector_reward_is_the_weighted_components_and_sparse_rating_is_rarer() -> None:
+    weights = {"rating": 2.0, "duration": 0.0, "worker_time": 0.0, "retrial": 1.0, "abandonment": 0.0}
+    for rating in ("dense", "sparse"):
+        env = gym.make("hitl_env/Router-v0", reward_weights=weights, rating=rating, **SMALL)
+        steps = rollout(env, seed=4, policy=lambda obs, info: int(obs[0]))
+        vecs = np.array([s[4]["vector_reward"] for s in steps[1:]])
+        rewards = np.array([s[1] for s in steps[1:]])
+        w = np.array([weights[k] for k in COMPONENTS])
+        np.testing.assert_allclose(rewards, vecs.astype(np.float64) @ w, rtol=1e-5, atol=1e-4)
+        assert env.unwrapped.reward_space.shape == (len(COMPONENTS),)
+        closed = sum(1 for c in env.unwrapped.sim.rec["end_t"] if c == c)
+        assert -vecs[:, COMPONENTS.index("abandonment")].sum() <= closed
+        if rating == "sparse":
+            rated = sum(env.unwrapped.sim.rec["rated"])
+            assert 0.08 * closed < rated < 0.3 * closed
+    assert set(DEFAULT_WEIGHTS) == set(COMPONENTS)
+
+
+@pytest.mark.parametrize("env_id", ENVS)
+def test_render_modes(env_id: str) -> None:
+    text = gym.make(env_id, render_mode="ansi", **SMALL)
+    text.reset(seed=0)
+    frame = text.render()
+    assert frame.startswith("time ") and frame.count("worker") == SMALL["team_size"]
+    image = gym.make(env_id, render_mode="rgb_array", **SMALL)
+    image.reset(seed=0)
+    img = image.render()
+    assert img.dtype == np.uint8 and img.ndim == 3 and img.shape[2] == 3
+    assert (img != 255).any()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"rating": "often"}, "rating must be one of"),
+        ({"render_mode": "video"}, "render_mode must be one of"),
+        ({"reward_weights": {"speed": 1.0}}, "unknown reward component 'speed'"),
+        ({"team_size": 0}, "team_size must be a positive integer"),
+        ({"start_hour": 20, "shift_hours": 8.0}, r"shift_hours must be in \(0, 4\]"),
+        ({"overrides": {"ai.misread": 2}}, r"ai.misread=2.0 is outside the allowed range"),
+    ],
+)
+def test_bad_arguments_fail_clearly(kwargs: dict, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        gym.make("hitl_env/Supervisor-v0", **kwargs)
+
+
+def test_step_before_reset_and_after_the_end_fail_clearly() -> None:
+    env = gym.make("hitl_env/Supervisor-v0", preset="mmn_abandonment", **SMALL).unwrapped
+    with pytest.raises(RuntimeError, match="call reset"):
+        env.step(0)
+    env.reset(seed=0)
+    _, reward, terminated, _, _ = env.step(0)  # no AI in this preset: one step, no reward
+    assert terminated and reward == 0.0
+    with pytest.raises(RuntimeError, match="call reset"):
+        env.step(0)
+    with pytest.raises(ValueError, match="action must be 0 or 1"):
+        env.reset(seed=0)
+        env.step(2)
