@@ -198,6 +198,33 @@ def full_scale_row(cfg: hitl_env.Config, args: argparse.Namespace) -> Row:
     )
 
 
+def time_env_steps(env_id: str, steps: int, seed: int, **kwargs: Any) -> tuple[int, float]:
+    """``steps`` raw steps of a Gymnasium env (action 0, reset at each episode end), timed."""
+    import gymnasium as gym
+
+    env = gym.make(env_id, disable_env_checker=True, **kwargs).unwrapped
+    env.reset(seed=seed)
+    episode = 0
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        _, _, terminated, truncated, _ = env.step(0)
+        if terminated or truncated:
+            episode += 1
+            env.reset(seed=seed + episode)
+    return steps, time.perf_counter() - t0
+
+
+def env_rows(args: argparse.Namespace) -> list[Row]:
+    """Raw env steps per second of the RL envs against Gymnasium's CartPole-v1."""
+    rows = []
+    y_count, y_seconds = time_env_steps("CartPole-v1", args.env_steps, args.seed)
+    for env_id in ("hitl_env/Supervisor-v0", "hitl_env/Router-v0"):
+        n, s = time_env_steps(env_id, args.env_steps, args.seed)
+        _log(f"  {env_id}: {n:,} steps in {s:.2f} s ({n / s:,.0f}/s)", args.quiet)
+        rows.append(make_row(f"{env_id} raw step", "steps/s", n, s, "CartPole-v1", "steps/s", y_count / y_seconds, 0.1))
+    return rows
+
+
 def format_table(rows: list[Row]) -> str:
     """Plain aligned text: one line per row."""
     head = ["benchmark", "rate", "yardstick", "yardstick rate", "ratio", "target", "status", "wall s"]
@@ -262,6 +289,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=_nonneg_int, default=0, help="seed of the simulator and yardstick (default: 0)")
     p.add_argument("--jobs", type=_pos_int, default=1, help="simulator processes for the ratio row (default: 1)")
     p.add_argument(
+        "--env-steps",
+        type=_nonneg_int,
+        default=20_000,
+        help="raw steps per RL env row, against CartPole-v1; 0 skips the env rows (default: %(default)s)",
+    )
+    p.add_argument(
         "--yardstick-customers",
         type=_pos_int,
         default=DEFAULT_YARDSTICK_CUSTOMERS,
@@ -294,6 +327,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = [ratio_row(cfg, args)]
     if args.full:
         rows.append(full_scale_row(cfg, args))
+    if args.env_steps:
+        rows.extend(env_rows(args))
 
     print(format_table(rows))
     if args.out is not None:

@@ -18,6 +18,8 @@ TINY = [
     "experiment.days_post=1",
     "--yardstick-customers",
     "5000",
+    "--env-steps",
+    "0",
     "--quiet",
 ]
 
@@ -74,3 +76,14 @@ def test_config_errors_exit_2(argv, needle, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith("hitl-bench: error:") and needle in err
     assert "\n" not in err and "Traceback" not in err
+
+
+def test_env_rows_time_both_envs_against_cartpole(tmp_path):
+    argv = [*TINY[:-3], "--env-steps", "300", "--quiet", "--out", str(tmp_path)]
+    assert bench.main(argv) == 0
+    rows = json.loads((tmp_path / "bench.json").read_text())["rows"]
+    env_rows = [r for r in rows if r["yardstick"] == "CartPole-v1"]
+    assert [r["name"] for r in env_rows] == ["hitl_env/Supervisor-v0 raw step", "hitl_env/Router-v0 raw step"]
+    for row in env_rows:
+        assert row["count"] == 300 and row["unit"] == "steps/s" and row["target"] == 0.1
+        assert row["ratio"] == pytest.approx(row["rate"] / row["yardstick_rate"], rel=1e-12)
