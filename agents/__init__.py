@@ -1,0 +1,30 @@
+"""Policies for the ``hitl_env`` Gymnasium envs: one interface, and heuristic baselines.
+
+Every policy maps ``(obs, info)`` to an action and respects ``info["action_mask"]``::
+
+    import gymnasium as gym
+    import agents, hitl_env
+
+    env = gym.make("hitl_env/Supervisor-v0")
+    policy = agents.make("sentiment_threshold", level=-0.6)
+    policy.reset(seed=0)
+    obs, info = env.reset(seed=0)
+    obs, reward, terminated, truncated, info = env.step(policy.act(obs, info))
+"""
+
+from agents.base import Policy, RandomPolicy, allowed, episode_return, masked
+from agents.registry import ROUTER_POLICIES, SUPERVISOR_POLICIES, from_spec, make, params_of, parse_spec
+
+__all__ = [
+    "ROUTER_POLICIES",
+    "SUPERVISOR_POLICIES",
+    "Policy",
+    "RandomPolicy",
+    "allowed",
+    "episode_return",
+    "from_spec",
+    "make",
+    "masked",
+    "params_of",
+    "parse_spec",
+]

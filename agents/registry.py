@@ -1,0 +1,93 @@
+"""Policies by name: ``make("sentiment_threshold", level=-0.6)`` or ``from_spec("rounds_threshold:k=4")``."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import re
+from collections.abc import Callable
+from typing import Any
+
+from agents.base import Policy, RandomPolicy
+from agents.router import AllHuman, ConfidenceThreshold, RuleBased
+from agents.supervisor import AlgorithmOnly, AlwaysTakeover, PaperWorkers, RoundsThreshold, SentimentThreshold
+
+_SUPERVISORS: dict[str, Callable[..., Policy]] = {
+    "algorithm_only": AlgorithmOnly,
+    "paper_workers": PaperWorkers,
+    "sentiment_threshold": SentimentThreshold,
+    "rounds_threshold": RoundsThreshold,
+    "always_takeover": AlwaysTakeover,
+    "random": RandomPolicy,
+}
+_ROUTERS: dict[str, Callable[..., Policy]] = {
+    "rule_based": RuleBased,
+    "all_human": AllHuman,
+    "confidence_threshold": ConfidenceThreshold,
+    "random": RandomPolicy,
+}
+_REGISTRY = {**_SUPERVISORS, **_ROUTERS}
+
+SUPERVISOR_POLICIES: tuple[str, ...] = tuple(_SUPERVISORS)
+"""Names of the policies for ``hitl_env/Supervisor-v0``."""
+ROUTER_POLICIES: tuple[str, ...] = tuple(_ROUTERS)
+"""Names of the policies for ``hitl_env/Router-v0`` (``random`` serves both envs)."""
+
+
+def params_of(name: str) -> tuple[str, ...]:
+    """The parameters policy ``name`` accepts."""
+    return tuple(inspect.signature(_lookup(name)).parameters)
+
+
+def make(name: str, **params: Any) -> Policy:
+    """A new policy by name.
+
+    Raises:
+        ValueError: an unknown name or parameter (the message lists the valid ones), or a bad value.
+    """
+    factory = _lookup(name)
+    accepted = params_of(name)
+    unknown = sorted(set(params) - set(accepted))
+    if unknown:
+        raise ValueError(
+            f"policy {name!r} takes no parameter {', '.join(map(repr, unknown))}; "
+            f"parameters: {', '.join(accepted) or '(none)'}"
+        )
+    return factory(**params)
+
+
+_PARAM_SPLIT = re.compile(r",(?=\s*[A-Za-z_]\w*\s*=)")
+
+
+def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:
+    """Split ``"name:key=value,key=value"`` into the name and parameters (for command lines).
+
+    Values are Python literals (``-0.6``, ``3``, ``None``, ``{"refund_status": 0.9}``); anything
+    else is kept as a string (``paper_workers:config=mmn_abandonment``).
+    """
+    name, _, rest = spec.strip().partition(":")
+    params: dict[str, Any] = {}
+    for item in _PARAM_SPLIT.split(rest) if rest.strip() else []:
+        key, eq, raw = item.partition("=")
+        if not eq or not key.strip().isidentifier():
+            raise ValueError(f"bad policy spec {spec!r}: expected 'name:key=value,...', got {item!r}")
+        try:
+            params[key.strip()] = ast.literal_eval(raw.strip())
+        except (ValueError, SyntaxError):
+            params[key.strip()] = raw.strip()
+    return name.strip(), params
+
+
+def from_spec(spec: str) -> Policy:
+    """A new policy from a spec string such as ``"sentiment_threshold:level=-0.6"``."""
+    name, params = parse_spec(spec)
+    return make(name, **params)
+
+
+def _lookup(name: str) -> Callable[..., Policy]:
+    if name not in _REGISTRY:
+        raise ValueError(
+            f"unknown policy {name!r}; supervisor policies: {', '.join(SUPERVISOR_POLICIES)}; "
+            f"router policies: {', '.join(ROUTER_POLICIES)}"
+        )
+    return _REGISTRY[name]
