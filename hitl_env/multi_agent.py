@@ -6,10 +6,9 @@ the core pauses at each decision (its hooks are :class:`~hitl_env.envs.base.Defe
 the decision to the agent it belongs to, applies the action and resumes the core. No dynamics
 live here.
 
-Observations are exactly those of the single-agent envs: the env holds a
-:class:`~hitl_env.envs.router.RouterEnv` and a :class:`~hitl_env.envs.supervisor.SupervisorEnv`
-built from the same arguments, never reset or stepped, as the definitions of the observation,
-its bounds and the action mask (their ``_observe`` and ``_mask``), so the two APIs cannot drift.
+Observations are exactly those of the single-agent envs: both use the same definitions
+(:mod:`hitl_env.envs.observations`), settings (:func:`~hitl_env.envs.base.episode_settings`) and
+team construction (:func:`~hitl_env.envs.base.build_episode`), so the two APIs cannot drift.
 """
 
 from __future__ import annotations
@@ -23,11 +22,10 @@ from gymnasium.utils import seeding
 from pettingzoo import AECEnv, ParallelEnv
 from pettingzoo.utils.wrappers import OrderEnforcingWrapper
 
-from hitl_env.envs.base import Defer, TeamEnv
-from hitl_env.envs.router import RouterEnv
-from hitl_env.envs.supervisor import SupervisorEnv
+from hitl_env.envs.base import Defer, build_episode, episode_settings
+from hitl_env.envs.observations import RouterObs, SupervisorObs
+from hitl_env.envs.render import render
 from hitl_env.rewards import COMPONENTS, scalarize, vector_reward
-from hitl_env.sim.population import draw_chats, draw_workers
 from hitl_env.sim.team import TeamSim
 
 ROUTER = "router"
@@ -43,15 +41,16 @@ class _Shift:
     """One team's shift, paused at each decision: the state and logic both envs share."""
 
     def __init__(self, **kwargs: Any) -> None:
-        self.models: dict[str, TeamEnv] = {"route": RouterEnv(**kwargs), "takeover": SupervisorEnv(**kwargs)}
-        router_env = self.models["route"]
-        self.cfg, self.weights, self.rating = router_env.cfg, router_env.weights, router_env.rating
-        self.end_s = router_env.shift_start + router_env.shift_s
+        self.settings = episode_settings(**kwargs)
+        self.cfg, self.rating, self.end_s = self.settings.cfg, self.settings.rating, self.settings.end_s
+        self.weights = self.settings.weights
+        start, length = self.settings.shift_start_s, self.settings.shift_s
+        self.models = {"route": RouterObs(self.cfg, start, length), "takeover": SupervisorObs(self.cfg, start, length)}
         self.n_workers = self.cfg.experiment.team_size
         self.agents = [ROUTER] + [supervisor_agent(w) for w in range(self.n_workers)]
         self.observation_spaces: dict[str, spaces.Dict] = {}
         for a in self.agents:  # one space object per agent, so that agents sample independently
-            box = self.models["route" if a == ROUTER else "takeover"].observation_space
+            box = self.models["route" if a == ROUTER else "takeover"].space
             self.observation_spaces[a] = spaces.Dict(
                 {
                     "observation": spaces.Box(box.low, box.high, dtype=np.float32),
@@ -66,11 +65,7 @@ class _Shift:
 
     def reset(self, rng: np.random.Generator) -> None:
         """A new team from ``rng``, run to its first decision (the team ``TeamEnv.reset`` draws)."""
-        ss = np.random.SeedSequence(int(rng.integers(2**63)))
-        workers_ss, arrivals_ss, dynamics_ss = ss.spawn(3)
-        workers = draw_workers(self.cfg, np.random.default_rng(workers_ss))
-        chats = draw_chats(self.cfg, workers.shift_start_h, np.random.default_rng(arrivals_ss))
-        self.sim = TeamSim(self.cfg, workers, chats, np.random.default_rng(dynamics_ss), Defer(), Defer())
+        self.sim = build_episode(self.cfg, rng, Defer(), Defer())
         self.decision = self.sim.run()
         self.sim.finished.clear()  # chats closed before the first decision are no agent's doing
         self.over = False
@@ -88,8 +83,7 @@ class _Shift:
             return {"observation": np.zeros(box.shape, np.float32), "action_mask": _NO_OP.copy()}
         kind, view = self.decision
         model = self.models[kind]
-        obs = np.clip(model._observe(view), box.low, box.high).astype(np.float32)
-        return {"observation": obs, "action_mask": model._mask(view)}
+        return {"observation": model(view), "action_mask": model.mask(view)}
 
     def info(self, agent: str, vector: np.ndarray) -> dict[str, Any]:
         now = self.end_s if self.decision is None else float(self.decision[1].time_s)
@@ -121,11 +115,9 @@ class _Shift:
             vectors[supervisor_agent(w)] = vector_reward(rec, t_arr, cs, self.rating)
         return vectors
 
-    def render(self) -> str | np.ndarray | None:
-        # the router model renders the whole team (its render reads only .sim and .decision)
-        model = self.models["route"]
-        model.sim, model.decision = self.sim, self.decision
-        return model.render()
+    def render(self, mode: str) -> str | np.ndarray:
+        now = self.end_s if self.decision is None else float(self.decision[1].time_s)
+        return render(self.sim, now, mode)
 
 
 class _TeamAgents:
@@ -144,9 +136,11 @@ class _TeamAgents:
         rating: str = "dense",
         render_mode: str | None = None,
     ) -> None:
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None")
         self._shift = _Shift(
             preset=preset, overrides=overrides, team_size=team_size, shift_hours=shift_hours,
-            start_hour=start_hour, reward_weights=reward_weights, rating=rating, render_mode=render_mode,
+            start_hour=start_hour, reward_weights=reward_weights, rating=rating,
         )  # fmt: skip
         self.render_mode = render_mode
         self.possible_agents: list[str] = list(self._shift.agents)
@@ -189,7 +183,7 @@ class _TeamAgents:
     def render(self) -> str | np.ndarray | None:
         if self.render_mode is None or self._shift.sim is None:
             return None
-        return self._shift.render()
+        return self._shift.render(self.render_mode)
 
     def close(self) -> None:
         pass

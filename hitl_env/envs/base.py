@@ -8,16 +8,18 @@ takes the action, and resumes the core. No dynamics live here.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 
 from hitl_env.config import Config, load_config, with_overrides
+from hitl_env.envs.observations import SupervisorObs
 from hitl_env.rewards import COMPONENTS, RATING_MODES, scalarize, validate_weights, vector_reward
 from hitl_env.sim.hooks import PENDING
 from hitl_env.sim.population import HOUR_S, draw_chats, draw_workers
-from hitl_env.sim.team import AI, TeamSim
+from hitl_env.sim.team import TeamSim
 
 
 class Defer:
@@ -56,6 +58,46 @@ def episode_config(cfg: Config, team_size: int, shift_hours: float, start_hour: 
     )
 
 
+@dataclass(frozen=True)
+class EpisodeSettings:
+    """What every env adapter derives from its arguments (validated once, here)."""
+
+    cfg: Config
+    weights: np.ndarray
+    rating: str
+    shift_start_s: float
+    shift_s: float
+
+    @property
+    def end_s(self) -> float:
+        return self.shift_start_s + self.shift_s
+
+
+def episode_settings(
+    preset: str = "taobao_2024",
+    overrides: Mapping[str, Any] | None = None,
+    team_size: int = 10,
+    shift_hours: float = 8.0,
+    start_hour: int = 9,
+    reward_weights: Mapping[str, float] | None = None,
+    rating: str = "dense",
+) -> EpisodeSettings:
+    """Validate the env arguments shared by the Gymnasium and PettingZoo envs."""
+    if rating not in RATING_MODES:
+        raise ValueError(f"rating must be one of {RATING_MODES}, got {rating!r}")
+    cfg = episode_config(load_config(preset, overrides), team_size, shift_hours, start_hour)
+    return EpisodeSettings(cfg, validate_weights(reward_weights), rating, start_hour * HOUR_S, shift_hours * HOUR_S)
+
+
+def build_episode(cfg: Config, rng: np.random.Generator, router: Any, supervisor: Any) -> TeamSim:
+    """A new team drawn from ``rng`` (workers, arrivals, dynamics streams) with these hooks."""
+    ss = np.random.SeedSequence(int(rng.integers(2**63)))
+    workers_ss, arrivals_ss, dynamics_ss = ss.spawn(3)
+    workers = draw_workers(cfg, np.random.default_rng(workers_ss))
+    chats = draw_chats(cfg, workers.shift_start_h, np.random.default_rng(arrivals_ss))
+    return TeamSim(cfg, workers, chats, np.random.default_rng(dynamics_ss), router, supervisor)
+
+
 class TeamEnv(gym.Env):
     """Base of the single-agent envs: an episode is one team's shift, a step one decision."""
 
@@ -72,16 +114,12 @@ class TeamEnv(gym.Env):
         rating: str = "dense",
         render_mode: str | None = None,
     ) -> None:
-        if rating not in RATING_MODES:
-            raise ValueError(f"rating must be one of {RATING_MODES}, got {rating!r}")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None")
-        self.cfg = episode_config(load_config(preset, overrides), team_size, shift_hours, start_hour)
-        self.preset, self.rating, self.render_mode = preset, rating, render_mode
-        self.weights = validate_weights(reward_weights)
-        self.categories = list(self.cfg.categories)
-        self.shift_s = float(shift_hours) * HOUR_S
-        self.shift_start = start_hour * HOUR_S
+        self.settings = episode_settings(preset, overrides, team_size, shift_hours, start_hour, reward_weights, rating)
+        self.cfg, self.render_mode = self.settings.cfg, render_mode
+        self.obs = self.observation_type(self.cfg, self.settings.shift_start_s, self.settings.shift_s)
+        self.observation_space = self.obs.space
         self.reward_space = gym.spaces.Box(-1e6, 1e6, (len(COMPONENTS),), np.float32)
         self.action_space = gym.spaces.Discrete(2)
         self.sim: TeamSim | None = None
@@ -89,14 +127,10 @@ class TeamEnv(gym.Env):
         self.active = False
 
     # ----------------------------------------------------------------- hooks for subclasses
+    observation_type: type = SupervisorObs  # the decision's observation (see observations.py)
+
     def _hooks(self) -> tuple[Any, Any]:
         """(router, supervisor) for the core; the agent's decision is deferred."""
-        raise NotImplementedError
-
-    def _observe(self, view: Any) -> np.ndarray:
-        raise NotImplementedError
-
-    def _mask(self, view: Any) -> np.ndarray:
         raise NotImplementedError
 
     def _scored(self, chats: list[int]) -> list[int]:
@@ -106,12 +140,7 @@ class TeamEnv(gym.Env):
     # ----------------------------------------------------------------- Gymnasium API
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict]:
         super().reset(seed=seed)
-        ss = np.random.SeedSequence(int(self.np_random.integers(2**63)))
-        workers_ss, arrivals_ss, dynamics_ss = ss.spawn(3)
-        workers = draw_workers(self.cfg, np.random.default_rng(workers_ss))
-        chats = draw_chats(self.cfg, workers.shift_start_h, np.random.default_rng(arrivals_ss))
-        router, supervisor = self._hooks()
-        self.sim = TeamSim(self.cfg, workers, chats, np.random.default_rng(dynamics_ss), router, supervisor)
+        self.sim = build_episode(self.cfg, self.np_random, *self._hooks())
         self.decision = self.sim.run()
         self.sim.finished.clear()  # chats closed before the first decision are not the agent's doing
         self.active = True
@@ -123,21 +152,20 @@ class TeamEnv(gym.Env):
         if not self.action_space.contains(action):
             raise ValueError(f"action must be 0 or 1, got {action!r}")
         if self.decision is not None:  # (None: a shift with no decision at all ends at its first step)
-            self.sim.decide(bool(action) and bool(self._mask(self.decision[1])[1]))
+            self.sim.decide(bool(action) and bool(self.obs.mask(self.decision[1])[1]))
             self.decision = self.sim.run()
-        vec = vector_reward(self.sim.rec, self.sim.t_arr, self._scored(self.sim.finished), self.rating)
+        vec = vector_reward(self.sim.rec, self.sim.t_arr, self._scored(self.sim.finished), self.settings.rating)
         self.sim.finished.clear()
         self.active = self.decision is not None
-        return self._obs(), scalarize(vec, self.weights), not self.active, False, self._info(vec)
+        return self._obs(), scalarize(vec, self.settings.weights), not self.active, False, self._info(vec)
 
     def _obs(self) -> np.ndarray:
         if self.decision is None:
             return np.zeros(self.observation_space.shape, np.float32)
-        low, high = self.observation_space.low, self.observation_space.high
-        return np.clip(self._observe(self.decision[1]), low, high).astype(np.float32)
+        return self.obs(self.decision[1])
 
     def _info(self, vec: np.ndarray) -> dict[str, Any]:
-        mask = self._mask(self.decision[1]) if self.decision is not None else np.array([1, 0], np.int8)
+        mask = self.obs.mask(self.decision[1]) if self.decision is not None else np.array([1, 0], np.int8)
         return {"vector_reward": vec, "action_mask": mask, "time_s": self._now()}
 
     def action_masks(self) -> np.ndarray:
@@ -146,25 +174,12 @@ class TeamEnv(gym.Env):
 
     def _now(self) -> float:
         """Time of the pending decision; the shift's end once none is pending."""
-        return float(self.decision[1].time_s) if self.decision is not None else self.shift_start + self.shift_s
-
-    def _shift_progress(self, t: float) -> float:
-        return (t - self.shift_start) / self.shift_s
+        return float(self.decision[1].time_s) if self.decision is not None else self.settings.end_s
 
     # ----------------------------------------------------------------- rendering
     def render(self) -> str | np.ndarray | None:
         if self.render_mode is None or self.sim is None:
             return None
-        from hitl_env.envs.render import ansi, rgb_array
+        from hitl_env.envs.render import render
 
-        ai_chats = [(c, self.sim.reading[c]) for c, m in enumerate(self.sim.mode[: self.sim.next_arrival]) if m == AI]
-        state = {
-            "time_s": self._now(),
-            "queue": self.sim.n_queued,
-            "held": list(self.sim.held),
-            "ai_held": list(self.sim.ai_held),
-            "online": list(self.sim.online),
-            "ai_chats": ai_chats,
-            "max_concurrency": self.cfg.service.max_concurrency,
-        }
-        return ansi(state) if self.render_mode == "ansi" else rgb_array(state)
+        return render(self.sim, self._now(), self.render_mode)

@@ -9,6 +9,28 @@ import numpy as np
 WIDTH, HEIGHT = 480, 320
 
 
+def render(sim: Any, time_s: float, mode: str) -> str | np.ndarray:
+    """Render a team simulation's state at ``time_s`` as ``"ansi"`` text or an ``"rgb_array"``."""
+    state = render_state(sim, time_s)
+    return ansi(state) if mode == "ansi" else rgb_array(state)
+
+
+def render_state(sim: Any, time_s: float) -> dict[str, Any]:
+    """What the renderers show, read off a :class:`~hitl_env.sim.team.TeamSim`."""
+    from hitl_env.sim.team import AI
+
+    arrived = sim.mode[: sim.next_arrival]
+    return {
+        "time_s": time_s,
+        "queue": sim.n_queued,
+        "held": list(sim.held),
+        "ai_held": list(sim.ai_held),
+        "online": list(sim.online),
+        "ai_chats": [(c, sim.reading[c]) for c, m in enumerate(arrived) if m == AI],
+        "max_concurrency": sim.cfg.service.max_concurrency,
+    }
+
+
 def ansi(state: dict[str, Any]) -> str:
     """A text snapshot: time, queue, each worker's chats, the AI chats with their sentiment."""
     t = state["time_s"]

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import gymnasium as gym
-import numpy as np
-
 from hitl_env.envs.base import Defer, TeamEnv
-from hitl_env.sim.hooks import ArrivalView
+from hitl_env.envs.observations import RouterObs
 from hitl_env.sim.run import default_supervisor
 
 
@@ -62,24 +59,7 @@ class RouterEnv(TeamEnv):
     * v0: initial version.
     """
 
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
-        n_cat = len(self.categories)
-        self.allowed = [c.ai_allowed for c in self.cfg.categories.values()]
-        low = np.zeros(6 + n_cat, np.float32)
-        high = np.array([1, 1, 10_000, 10_000, 1_000, 3] + [1] * n_cat, np.float32)
-        self.observation_space = gym.spaces.Box(low, high, dtype=np.float32)
+    observation_type = RouterObs
 
     def _hooks(self) -> tuple[Defer, object]:
         return Defer(), default_supervisor(self.cfg)
-
-    def _observe(self, v: ArrivalView) -> np.ndarray:
-        obs = np.zeros(self.observation_space.shape, np.float32)
-        obs[:6] = (
-            v.rule_eligible, self.allowed[v.category], v.queue, v.held, v.online, self._shift_progress(v.time_s)
-        )  # fmt: skip
-        obs[6 + v.category] = 1.0
-        return obs
-
-    def _mask(self, v: ArrivalView) -> np.ndarray:
-        return np.array([1, int(self.allowed[v.category])], np.int8)

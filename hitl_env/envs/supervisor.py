@@ -2,25 +2,8 @@
 
 from __future__ import annotations
 
-import gymnasium as gym
-import numpy as np
-
 from hitl_env.envs.base import Defer, TeamEnv
-from hitl_env.sim.hooks import RoundView
-
-_FIELDS = (
-    # name, low, high
-    ("ai_rounds", 0.0, 1000.0),
-    ("elapsed_min", 0.0, 1440.0),
-    ("reading", -20.0, 20.0),
-    ("trend", -40.0, 40.0),
-    ("confidence", 0.0, 1.0),
-    ("held", 0.0, 50.0),
-    ("ai_held", 0.0, 50.0),
-    ("queue", 0.0, 10_000.0),
-    ("can_takeover", 0.0, 1.0),
-    ("shift_progress", 0.0, 3.0),
-)
+from hitl_env.envs.observations import SupervisorObs
 
 
 class SupervisorEnv(TeamEnv):
@@ -89,27 +72,10 @@ class SupervisorEnv(TeamEnv):
     * v0: initial version.
     """
 
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
-        n_cat = len(self.categories)
-        low = np.array([f[1] for f in _FIELDS] + [0.0] * n_cat, np.float32)
-        high = np.array([f[2] for f in _FIELDS] + [1.0] * n_cat, np.float32)
-        self.observation_space = gym.spaces.Box(low, high, dtype=np.float32)
+    observation_type = SupervisorObs
 
     def _hooks(self) -> tuple[None, Defer]:
         return None, Defer()
-
-    def _observe(self, v: RoundView) -> np.ndarray:
-        obs = np.zeros(self.observation_space.shape, np.float32)
-        obs[:10] = (
-            v.rounds, v.elapsed_s / 60.0, v.reading, v.trend, v.confidence, v.held, v.ai_held, v.queue,
-            v.can_takeover, self._shift_progress(v.time_s),
-        )  # fmt: skip
-        obs[10 + v.category] = 1.0
-        return obs
-
-    def _mask(self, v: RoundView) -> np.ndarray:
-        return np.array([1, int(v.can_takeover)], np.int8)
 
     def _scored(self, chats: list[int]) -> list[int]:
         routed = self.sim.rec["routed_ai"]  # type: ignore[union-attr]

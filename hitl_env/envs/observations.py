@@ -1,0 +1,86 @@
+"""What an agent observes at each decision: one definition, used by every env adapter.
+
+:class:`SupervisorObs` and :class:`RouterObs` turn a core decision view into the observation
+vector, its space and the action mask. The Gymnasium envs and the PettingZoo env both use them,
+so the observations of the two APIs cannot drift. The tables are in the env docstrings
+(:class:`~hitl_env.envs.supervisor.SupervisorEnv`, :class:`~hitl_env.envs.router.RouterEnv`).
+"""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+
+from hitl_env.config import Config
+from hitl_env.sim.hooks import ArrivalView, RoundView
+
+SUPERVISOR_FIELDS = (  # name, low, high
+    ("ai_rounds", 0.0, 1000.0),
+    ("elapsed_min", 0.0, 1440.0),
+    ("reading", -20.0, 20.0),
+    ("trend", -40.0, 40.0),
+    ("confidence", 0.0, 1.0),
+    ("held", 0.0, 50.0),
+    ("ai_held", 0.0, 50.0),
+    ("queue", 0.0, 10_000.0),
+    ("can_takeover", 0.0, 1.0),
+    ("shift_progress", 0.0, 3.0),
+)
+ROUTER_FIELDS = (
+    ("rule_eligible", 0.0, 1.0),
+    ("ai_allowed", 0.0, 1.0),
+    ("queue", 0.0, 10_000.0),
+    ("held", 0.0, 10_000.0),
+    ("online", 0.0, 1_000.0),
+    ("shift_progress", 0.0, 3.0),
+)
+
+
+class _Obs:
+    """Fields, then the issue category one-hot; values clipped to the space's bounds."""
+
+    fields: tuple[tuple[str, float, float], ...] = ()
+
+    def __init__(self, cfg: Config, shift_start_s: float, shift_s: float) -> None:
+        n_cat = len(cfg.categories)
+        low = np.array([f[1] for f in self.fields] + [0.0] * n_cat, np.float32)
+        high = np.array([f[2] for f in self.fields] + [1.0] * n_cat, np.float32)
+        self.space = gym.spaces.Box(low, high, dtype=np.float32)
+        self.allowed = [c.ai_allowed for c in cfg.categories.values()]
+        self.shift_start_s, self.shift_s = shift_start_s, shift_s
+
+    def _vector(self, values: tuple[float, ...], category: int) -> np.ndarray:
+        obs = np.zeros(self.space.shape, np.float32)
+        obs[: len(values)] = values
+        obs[len(values) + category] = 1.0
+        return np.clip(obs, self.space.low, self.space.high)
+
+    def _progress(self, t: float) -> float:
+        return (t - self.shift_start_s) / self.shift_s
+
+
+class SupervisorObs(_Obs):
+    """The takeover decision: what a supervisor sees of one of their AI chats."""
+
+    fields = SUPERVISOR_FIELDS
+
+    def __call__(self, v: RoundView) -> np.ndarray:
+        values = (v.rounds, v.elapsed_s / 60.0, v.reading, v.trend, v.confidence, v.held, v.ai_held, v.queue,
+                  v.can_takeover, self._progress(v.time_s))  # fmt: skip
+        return self._vector(values, v.category)
+
+    def mask(self, v: RoundView) -> np.ndarray:
+        return np.array([1, int(v.can_takeover)], np.int8)
+
+
+class RouterObs(_Obs):
+    """The routing decision: the arriving chat's observable features and the team's load."""
+
+    fields = ROUTER_FIELDS
+
+    def __call__(self, v: ArrivalView) -> np.ndarray:
+        values = (v.rule_eligible, self.allowed[v.category], v.queue, v.held, v.online, self._progress(v.time_s))
+        return self._vector(values, v.category)
+
+    def mask(self, v: ArrivalView) -> np.ndarray:
+        return np.array([1, int(self.allowed[v.category])], np.int8)
