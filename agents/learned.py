@@ -1,0 +1,89 @@
+"""Learned policies: a saved stable-baselines3 model behind the common policy interface.
+
+A training run (``hitl-train``) saves models as ``<name>.zip`` with a ``run.json`` beside them
+(or in the parent folder, for checkpoints) naming the algorithm::
+
+    {"algorithm": "MaskablePPO", "env_id": "hitl_env/Supervisor-v0", "env_kwargs": {...}}
+
+:func:`load_policy` reads both; :func:`resolve` turns a CLI argument (a heuristic spec or a path
+to a saved model) into a policy. stable-baselines3 is imported only here, only when needed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from agents.base import Policy, masked
+from agents.registry import from_spec
+
+ALGORITHMS = ("PPO", "MaskablePPO", "DQN", "A2C")
+
+
+def _algorithm_class(name: str) -> Any:
+    if name == "MaskablePPO":
+        from sb3_contrib import MaskablePPO
+
+        return MaskablePPO
+    import stable_baselines3
+
+    if name not in ALGORITHMS:
+        raise ValueError(f"unknown algorithm {name!r}; algorithms: {', '.join(ALGORITHMS)}")
+    return getattr(stable_baselines3, name)
+
+
+def run_info(model_path: Path) -> dict[str, Any]:
+    """The ``run.json`` of a saved model (beside it, or one folder up for checkpoints)."""
+    for folder in (model_path.parent, model_path.parent.parent):
+        if (folder / "run.json").is_file():
+            return json.loads((folder / "run.json").read_text())
+    raise ValueError(f"no run.json beside {model_path}: is it a model saved by hitl-train?")
+
+
+class LearnedPolicy:
+    """A trained model acting greedily; masked actions become 0 like every policy's.
+
+    Args:
+        model: a stable-baselines3 (or sb3-contrib) model.
+        name: a label for reports.
+        masked_model: the model takes action masks (MaskablePPO).
+    """
+
+    def __init__(self, model: Any, name: str, masked_model: bool = False) -> None:
+        self.model, self.name, self.masked_model = model, name, masked_model
+
+    def act(self, obs: np.ndarray, info: Mapping[str, Any]) -> int:
+        if self.masked_model:
+            mask = np.asarray(info.get("action_mask", (1, 1)), dtype=bool)
+            action, _ = self.model.predict(obs, deterministic=True, action_masks=mask)
+        else:
+            action, _ = self.model.predict(obs, deterministic=True)
+        return masked(int(action), info)
+
+    def reset(self, seed: int | None = None) -> None:
+        pass
+
+    def __repr__(self) -> str:
+        return f"LearnedPolicy({self.name!r})"
+
+
+def load_policy(path: str | Path) -> LearnedPolicy:
+    """Load a model saved by ``hitl-train`` (a ``.zip`` with its ``run.json``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"no saved model at {str(path)!r}")
+    info = run_info(path)
+    algorithm = info.get("algorithm", "")
+    model = _algorithm_class(algorithm).load(path, device="cpu")
+    return LearnedPolicy(model, f"{algorithm}:{path.stem}", masked_model=algorithm == "MaskablePPO")
+
+
+def resolve(spec: str) -> Policy:
+    """A heuristic from its spec (``"sentiment_threshold:level=-0.6"``) or a saved model's path."""
+    if spec.endswith(".zip") or Path(spec).is_file():
+        return load_policy(spec)
+    return from_spec(spec)
