@@ -1,0 +1,198 @@
+"""``hitl-rct``: the virtual field experiment: replicate the Taobao experiment and its analysis.
+
+Randomizes the preset's workers into arms (``experiment.treatment_share``: 302 of 647 in
+``taobao_2024``), simulates the pre and post periods, replays the same workers and customers
+with nobody treated (the common-random-numbers counterfactual, which gives every estimate its
+true effect), runs the paper's analysis (:mod:`eval.analysis`), prints every figure beside the
+paper's, and writes ``DIR/results.json``, ``DIR/estimates.png``, ``DIR/records.parquet`` (the
+actual run) and ``DIR/counterfactual.parquet``.
+
+Example::
+
+    hitl-rct --preset taobao_2024 --workers 100 --seed 1 --out runs/rct
+
+A policy (``--supervisor``, ``--router``) is one of :data:`POLICIES`' names; saved models are
+not supported yet. Exit codes: 0 done, 2 a config or policy error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from eval.calibration import baseline_stats
+from hitl_env.config import Config, ConfigError, load_config, parse_overrides, with_overrides
+from hitl_env.sim.hooks import NeverTakeover
+from hitl_env.sim.run import default_supervisor, simulate
+
+PROG = "hitl-rct"
+PolicyFactory = Callable[[Config], object]
+POLICIES: dict[str, dict[str, PolicyFactory]] = {
+    "supervisor": {"paper_workers": default_supervisor, "algorithm_only": lambda cfg: NeverTakeover()},
+    "router": {"rule_based": lambda cfg: None},  # None: the simulator's own category rule
+}
+DEFAULTS = {"supervisor": "paper_workers", "router": "rule_based"}
+
+
+class PolicyError(ValueError):
+    """A policy name that is neither a known heuristic nor a loadable saved model."""
+
+
+def resolve_policy(kind: str, name: str, cfg: Config) -> object:
+    """The hook object for a ``--supervisor`` or ``--router`` argument.
+
+    Args:
+        kind: ``supervisor`` or ``router``.
+        name: a heuristic's name (a key of ``POLICIES[kind]``) or the path of a saved model.
+        cfg: the run's config (heuristics read their parameters from it).
+
+    Raises:
+        PolicyError: unknown name, missing file, or a saved model (not supported yet).
+    """
+    registry = POLICIES[kind]
+    if name in registry:
+        return registry[name](cfg)
+    available = ", ".join(registry)
+    if Path(name).exists():
+        raise PolicyError(f"--{kind} {name}: saved models are not supported yet; available: {available}")
+    raise PolicyError(f"--{kind} {name!r} is neither a policy name nor an existing file; available: {available}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n")[0])
+    p.add_argument("--preset", default="taobao_2024", help="preset name or YAML path (default: taobao_2024)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config field by dotted key; repeatable")  # fmt: skip
+    p.add_argument("--workers", type=int, help="number of workers (experiment.workers)")
+    p.add_argument("--days-pre", type=int, help="pre-period days (experiment.days_pre)")
+    p.add_argument("--days-post", type=int, help="treatment-period days (experiment.days_post)")
+    p.add_argument("--seed", type=int, default=0, help="seed of every random draw (default 0)")
+    for kind, default in DEFAULTS.items():
+        p.add_argument(f"--{kind}", default=default, metavar="POLICY",
+                       help=f"{', '.join(POLICIES[kind])} or a saved model (default: {default})")  # fmt: skip
+    p.add_argument("--jobs", type=int, default=None, help="processes (default: all cores)")
+    p.add_argument("--out", required=True, type=Path, help="output directory")
+    p.add_argument("--no-plot", action="store_true", help="skip estimates.png")
+    p.add_argument("--quiet", action="store_true", help="no progress bar and no table")
+    return p
+
+
+def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``--set`` items, then ``--workers``, ``--days-pre`` and ``--days-post``, as dotted keys."""
+    shorthand = {"experiment.workers": args.workers, "experiment.days_pre": args.days_pre,
+                 "experiment.days_post": args.days_post}  # fmt: skip
+    return {**parse_overrides(args.overrides), **{k: v for k, v in shorthand.items() if v is not None}}
+
+
+def experiment_configs(preset: str, overrides: dict[str, Any]) -> tuple[Config, Config]:
+    """The experiment's config and its counterfactual: the same with nobody treated.
+
+    Workers and customers are drawn from their own random streams, so the counterfactual replays
+    the same workers and the same customers (common random numbers).
+    """
+    cfg = load_config(preset, overrides)
+    if cfg.experiment.days_pre < 1 or cfg.experiment.days_post < 1:
+        raise ConfigError("the experiment needs at least one pre-period and one treatment-period day")
+    return cfg, with_overrides(cfg, {"experiment.treatment_share": 0.0})
+
+
+def run_experiment(
+    cfg: Config, cf_cfg: Config, seed: int, hooks: dict[str, object], n_jobs: int | None, quiet: bool = False
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    """Simulate the experiment and its counterfactual and analyse them.
+
+    Returns:
+        The actual records, the counterfactual records, and the results (see the README's
+        "Virtual field experiment" section for their keys).
+    """
+    from tqdm.auto import tqdm
+
+    from eval.analysis import analyze
+
+    n_teams = -(-cfg.experiment.workers // cfg.experiment.team_size)
+    bar = tqdm(total=2 * n_teams + 1, unit="step", desc="experiment", disable=quiet)
+    t0 = time.perf_counter()
+    runs = []
+    for label, c, h in (("experiment", cfg, hooks), ("counterfactual", cf_cfg, {"router": hooks["router"]})):
+        bar.set_description(label)
+        done = bar.n
+        runs.append(simulate(c, seed, n_jobs=n_jobs, progress=lambda k, d=done: bar.update(d + k - bar.n), **h))
+    t_sim = time.perf_counter() - t0
+    bar.set_description("analysis")
+    actual, cf = runs
+    results = {
+        "n_workers": cfg.experiment.workers,
+        "n_treatment": round(cfg.experiment.treatment_share * cfg.experiment.workers),
+        "n_chats": len(actual),
+        "n_rated": int(actual["rated"].sum()),
+        "baseline": baseline_stats(actual),
+        **analyze(actual, cf),
+    }
+    bar.update(1)
+    bar.close()
+    results["runtime_s"] = time.perf_counter() - t0
+    results["runtime_simulation_s"] = t_sim
+    return actual, cf, results
+
+
+def finite_or_none(x: Any) -> Any:
+    """``x`` with numpy scalars as Python ones and non-finite floats as None (JSON has no NaN)."""
+    if isinstance(x, dict):
+        return {k: finite_or_none(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [finite_or_none(v) for v in x]
+    if hasattr(x, "item") and not hasattr(x, "__len__"):  # a numpy scalar
+        x = x.item()
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    return x
+
+
+def write_outputs(out: Path, results: dict[str, Any], actual: pd.DataFrame, cf: pd.DataFrame, plot: bool) -> None:
+    """results.json, the chat records of both runs as Parquet, and the plot of the estimates."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(finite_or_none(results), indent=2))
+    actual.to_parquet(out / "records.parquet", index=False)
+    cf.to_parquet(out / "counterfactual.parquet", index=False)
+    if plot:
+        from eval.rct_report import plot_estimates
+
+        plot_estimates(results, out / "estimates.png")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        cfg, cf_cfg = experiment_configs(args.preset, overrides_from_args(args))
+        hooks = {kind: resolve_policy(kind, getattr(args, kind), cfg) for kind in DEFAULTS}
+        if args.jobs is not None and args.jobs < 1:
+            raise ConfigError("--jobs must be at least 1")
+        if args.seed < 0:
+            raise ConfigError(f"--seed must be a non-negative integer, got {args.seed}")
+    except (ConfigError, PolicyError) as e:
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        return 2
+    actual, cf, results = run_experiment(cfg, cf_cfg, args.seed, hooks, args.jobs, args.quiet)
+    results = {"preset": args.preset, "seed": args.seed, **results,
+               "policies": {k: getattr(args, k) for k in DEFAULTS}, "config": cfg.to_dict()}  # fmt: skip
+    from eval.rct_report import findings, format_table
+
+    results["findings"] = [f.to_dict() for f in findings(results)]
+    write_outputs(args.out, results, actual, cf, plot=not args.no_plot)
+    if not args.quiet:
+        print(format_table(results))
+    print(f"{len(actual):,} chats, {results['n_treatment']} of {results['n_workers']} workers treated; "
+          f"{results['runtime_s']:.1f} s -> {args.out}")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

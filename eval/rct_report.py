@@ -1,0 +1,204 @@
+"""The report of ``hitl-rct``: the table beside the paper, the check of findings 1-10, the plot.
+
+The paper's figures and accept ranges come from DOMAIN.md: the baseline table and escalation
+shares from :mod:`eval.calibration`, the difference-in-differences table from :data:`DID`. The
+per-type effects, effort, timing and spillover magnitudes have no DOMAIN.md figure: they are
+shown without one and checked only through the qualitative findings (:func:`findings`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from eval.calibration import BASELINE, ESCALATION_SHARES, Target
+
+# DOMAIN.md's DiD table: (paper's figure as printed, accept range). "n.s." is "not significant".
+DID: dict[tuple[str, str], tuple[str, Target]] = {
+    ("all", "duration_pct"): ("-3.2%", Target(-3.2, -4.5, -2.0)),
+    ("all", "rating"): ("n.s.", Target(0.0, -0.05, 0.05)),
+    ("all", "retrial_pp"): ("n.s.", Target(0.0, -1.5, 1.5)),
+    ("eligible", "duration_pct"): ("-16.8%", Target(-16.8, -22.0, -12.0)),
+    ("eligible", "rating"): ("-0.412", Target(-0.412, -0.52, -0.30)),
+    ("eligible", "retrial_pp"): ("n.s.", Target(0.0, -2.0, 2.0)),
+    ("ineligible", "duration_pct"): ("-1.8%", Target(-1.8, -3.0, -0.5)),
+    ("ineligible", "rating"): ("+0.091", Target(0.091, 0.03, 0.15)),
+    ("ineligible", "retrial_pp"): ("n.s.", Target(0.0, -1.5, 1.5)),
+}
+OUTCOMES = ("duration_pct", "rating", "retrial_pp")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One of DOMAIN.md's findings 1-10, the figures it rests on, and whether they show it."""
+
+    number: int
+    claim: str
+    figures: str
+    holds: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"number": self.number, "claim": self.claim, "figures": self.figures, "holds": bool(self.holds)}
+
+
+def _f(x: float | None, digits: int = 3) -> str:
+    return "-" if x is None or (isinstance(x, float) and not math.isfinite(x)) else f"{x:.{digits}g}"
+
+
+def target_rows(results: dict[str, Any]) -> list[tuple[str, str, float, float | None, str, Target | None]]:
+    """Rows (section, figure, simulated, true, paper, accept range) of every reported figure."""
+    rows: list[tuple[str, str, float, float | None, str, Target | None]] = []
+    for k, t in BASELINE.items():
+        rows.append(("baseline", k, results["baseline"][k], None, f"{t.value:g}", t))
+    for k, t in ESCALATION_SHARES.items():
+        rows.append(("escalation share", k, results["escalations"][k]["share"], None, f"{t.value:g}", t))
+    for (sample, outcome), (label, t) in DID.items():
+        e = results["did"][sample][outcome]
+        rows.append((f"DiD {sample}", outcome, e["estimate"], e["true"], label, t))
+    for kind, e in results["escalations"].items():
+        for outcome in OUTCOMES:
+            rows.append((f"escalation {kind}", outcome, e[outcome]["estimate"], e[outcome]["true"], "", None))
+    for key, e in results["spillover"].items():
+        rows.append(("spillover", key, e["estimate"], e["true"], "", None))
+    for section in ("effort", "timing"):
+        for kind, values in results[section].items():
+            rows.extend((f"{section} {kind}", k, v, None, "", None) for k, v in values.items())
+    return rows
+
+
+def format_table(results: dict[str, Any]) -> str:
+    """Every figure beside the paper's and its accept range, then the findings."""
+    head = f"{'section':<22}{'figure':<24}{'simulated':>11}{'true':>11}{'paper':>9}  {'accept':<18}ok"
+    lines = [head, "-" * len(head)]
+    for section, name, value, true, paper, t in target_rows(results):
+        accept = f"[{t.lo:g}, {t.hi:g}]" if t else ""
+        ok = ("yes" if t.ok(value) else "NO") if t and value is not None and math.isfinite(value) else ""
+        lines.append(f"{section:<22}{name:<24}{_f(value):>11}{_f(true):>11}{paper:>9}  {accept:<18}{ok}")
+    lines.append("")
+    for f in results.get("findings", []):
+        lines.append(f"finding {f['number']:>2} {'holds' if f['holds'] else 'FAILS'}: {f['claim']}: {f['figures']}")
+    return "\n".join(lines)
+
+
+def _est(e: dict[str, float]) -> float:
+    return e["estimate"]
+
+
+def findings(r: dict[str, Any]) -> list[Finding]:
+    """Check DOMAIN.md's qualitative findings 1-10 (signs and orderings) on the results."""
+    did, esc, eff, tim, sp = r["did"], r["escalations"], r["effort"], r["timing"], r["spillover"]
+    d = {s: {o: _est(did[s][o]) for o in OUTCOMES} for s in did}
+    e = {k: {o: _est(esc[k][o]) for o in (*OUTCOMES, "rating_resolved")} for k in esc}
+    p_ns = {s: did[s]["retrial_pp"]["p"] for s in did}
+    others = ("technical", "human")
+    out = [
+        Finding(1, "duration falls, strongly for AI-eligible, slightly for AI-ineligible chats",
+                f"all {d['all']['duration_pct']:.1f}%, eligible {d['eligible']['duration_pct']:.1f}%, "
+                f"ineligible {d['ineligible']['duration_pct']:.1f}%",
+                d["eligible"]["duration_pct"] < d["ineligible"]["duration_pct"] < 0 and d["all"]["duration_pct"] < 0),
+        Finding(2, "AI-eligible ratings fall substantially; retrial barely changes",
+                f"eligible rating {d['eligible']['rating']:+.3f} (p {did['eligible']['rating']['p']:.2g}), "
+                f"retrial {d['eligible']['retrial_pp']:+.2f} pp (p {p_ns['eligible']:.2g}), "
+                f"all {d['all']['retrial_pp']:+.2f} pp",
+                d["eligible"]["rating"] < -0.2 and did["eligible"]["rating"]["p"] < 0.05
+                and abs(d["eligible"]["retrial_pp"]) < 2 and abs(d["all"]["retrial_pp"]) < 1.5),
+        Finding(3, "AI-alone chats rated lower than matched human chats, even when resolved",
+                f"AI alone {e['none']['rating']:+.3f}, resolved only {e['none']['rating_resolved']:+.3f}",
+                e["none"]["rating"] < 0 and e["none"]["rating_resolved"] < 0),
+        Finding(4, "technical escalations keep quality at the cost of a longer chat",
+                f"rating {e['technical']['rating']:+.3f}, retrial {e['technical']['retrial_pp']:+.2f} pp, "
+                f"duration {e['technical']['duration_pct']:+.1f}%",
+                abs(e["technical"]["rating"]) < 0.15 and abs(e["technical"]["retrial_pp"]) < 3
+                and e["technical"]["duration_pct"] > 0),
+        Finding(5, "emotional escalations: lowest rating, higher retrial, longest chats",
+                f"rating {e['emotional']['rating']:+.3f}, retrial {e['emotional']['retrial_pp']:+.2f} pp, "
+                f"duration {e['emotional']['duration_pct']:+.1f}%",
+                e["emotional"]["retrial_pp"] > 0 and all(
+                    e["emotional"]["rating"] < e[k]["rating"] and e["emotional"]["duration_pct"] > e[k]["duration_pct"]
+                    for k in others)),
+        Finding(6, "human-initiated escalations: moderate rating loss, slightly lower retrial",
+                f"rating {e['human']['rating']:+.3f}, retrial {e['human']['retrial_pp']:+.2f} pp",
+                e["emotional"]["rating"] < e["human"]["rating"] < 0 and e["human"]["retrial_pp"] < 0),
+        Finding(7, "rating order emotional < human-initiated < technical",
+                " < ".join(f"{k} {e[k]['rating']:+.3f}" for k in ("emotional", "human", "technical")),
+                e["emotional"]["rating"] < e["human"]["rating"] < e["technical"]["rating"]),
+        _effort_finding(eff),
+        Finding(9, "emotional escalations come later and at higher frustration",
+                ", ".join(f"{k} round {tim[k]['takeover_round']:.2f} / {tim[k]['takeover_time_s']:.0f} s / "
+                          f"f {tim[k]['frustration_at_takeover']:.2f}" for k in ("emotional", *others)),
+                all(tim["emotional"][m] > tim[k][m] for k in others for m in tim["emotional"])),
+        Finding(10, "AI-ineligible chats faster and better rated; fewer switch-aways, less time away, "
+                    "concurrency unchanged",
+                f"duration {d['ineligible']['duration_pct']:+.2f}%, rating {d['ineligible']['rating']:+.3f}, "
+                f"concurrency {_est(sp['concurrency_pct']):+.2f}%, switch-aways {_est(sp['switch_aways_pct']):+.1f}%, "
+                f"time away {_est(sp['away_time_pct']):+.1f}%",
+                d["ineligible"]["duration_pct"] < 0 and d["ineligible"]["rating"] > 0
+                and abs(_est(sp["concurrency_pct"])) < 2 and _est(sp["switch_aways_pct"]) < -5
+                and _est(sp["away_time_pct"]) < -5),
+    ]  # fmt: skip
+    return out
+
+
+def _effort_finding(eff: dict[str, dict[str, float]]) -> Finding:
+    em, others = eff["emotional"], ("technical", "human")
+    lower = ("worker_messages", "round_share", "proactivity")
+    holds = all(em[m] < eff[k][m] for k in others for m in lower) and all(
+        em["reply_lag_s"] > eff[k]["reply_lag_s"] and abs(em["empathy"] - eff[k]["empathy"]) < 0.02 for k in others
+    )
+    figures = "; ".join(
+        f"{k}: messages {eff[k]['worker_messages']:.2f}, round share {eff[k]['round_share']:.2f}, "
+        f"lag {eff[k]['reply_lag_s']:.1f} s, proactivity {eff[k]['proactivity']:.2f}, empathy {eff[k]['empathy']:.3f}"
+        for k in ("emotional", *others)
+    )
+    return Finding(8, "after emotional escalations workers disengage, empathy the same", figures, holds)
+
+
+def plot_estimates(results: dict[str, Any], path: Path) -> None:
+    """Estimates with 95% CIs, the true effects and the paper's figures with their accept ranges."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, 4, figsize=(16, 7), constrained_layout=True)
+    units = {"duration_pct": "duration (%)", "rating": "rating (points)", "retrial_pp": "7-day retrial (pp)"}
+    for j, outcome in enumerate(OUTCOMES):
+        did = {s: results["did"][s][outcome] for s in results["did"]}
+        _panel(axes[0, j], did, f"DiD: {units[outcome]}", {s: DID[(s, outcome)] for s in did})
+        esc = {k: v[outcome] for k, v in results["escalations"].items()}
+        _panel(axes[1, j], esc, f"escalation vs matched control: {units[outcome]}", {})
+    _panel(axes[0, 3], results["spillover"], "spillover, AI-ineligible chats (%)", {})
+    axes[1, 3].axis("off")
+    handles = [
+        plt.Line2D([], [], marker="o", color="C0", label="estimate, 95% CI"),
+        plt.Line2D([], [], marker="x", color="C3", linestyle="none", label="true effect (replay)"),
+        plt.Line2D([], [], marker="D", color="k", linestyle="none", label="paper"),
+        plt.Rectangle((0, 0), 1, 1, color="0.85", label="accept range"),
+    ]
+    axes[1, 3].legend(handles=handles, loc="center")
+    run = f"hitl-rct {results.get('preset', '')} seed {results.get('seed', '')}"
+    fig.suptitle(f"{run}: {results['n_chats']:,} chats, {results['n_treatment']}/{results['n_workers']} treated")
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _panel(ax: Any, rows: dict[str, dict[str, float]], title: str, paper: dict[str, tuple[str, Target]]) -> None:
+    names = list(rows)
+    for i, name in enumerate(names):
+        e = rows[name]
+        if name in paper:
+            label, t = paper[name]
+            ax.fill_betweenx([i - 0.35, i + 0.35], t.lo, t.hi, color="0.85", zorder=0)
+            if label != "n.s.":
+                ax.plot(t.value, i, "kD", zorder=2)
+        est, se = e["estimate"], e["se"]
+        ci = 1.96 * se if se is not None and math.isfinite(se) else 0.0
+        ax.errorbar(est, i, xerr=ci, fmt="o", color="C0", capsize=3, zorder=3)
+        ax.plot(e["true"], i, "x", color="C3", markersize=9, zorder=4)
+    ax.axvline(0.0, color="0.5", linewidth=0.8)
+    ax.set_yticks(range(len(names)), names)
+    ax.set_ylim(-0.6, len(names) - 0.4)
+    ax.invert_yaxis()
+    ax.set_title(title, fontsize=10)

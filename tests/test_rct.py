@@ -1,0 +1,228 @@
+"""``hitl-rct``: the virtual field experiment end to end, its true effects, and a calibration guard.
+
+The guard runs 200 workers for the full 31 days (about 210,000 chats), one seed, in about 25 s.
+Its standard errors are about sqrt(647 / 200) = 1.8 times those of full scale: DiD duration
+0.85% (all chats), 3.2% (AI-eligible), 0.87% (AI-ineligible); rating 0.10 (AI-eligible), 0.024
+(AI-ineligible); retrial 0.43 pp (all), 0.44 pp (AI-ineligible); escalation shares about 0.9
+pp. What it checks is at least three standard errors inside its range at that scale: the
+baseline table and the escalation shares (accept ranges of +-5 pp and more), the signs of the
+AI-eligible duration and rating effects (4-5 standard errors from zero), AI-eligible duration
+below AI-ineligible (13 points apart), retrial within +-1.5 pp on all and AI-ineligible chats
+(true effects -0.1 to -0.3 pp), and the timing and attention findings. The DiD magnitudes are
+not: their accept ranges are 1-1.5 of these standard errors wide on either side of the
+paper's figure, so at this scale a correct model would fail them often. They are checked at
+full scale, seeds 0 to 4, in the README (``hitl-rct --seed S``), not here; no range is
+loosened.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from eval.analysis import ESCALATED, SAMPLES, TYPES, analyze
+from eval.calibration import BASELINE, ESCALATION_SHARES
+from eval.rct import experiment_configs, main
+from eval.rct_report import DID
+
+TINY = ["--workers", "40", "--days-pre", "2", "--days-post", "3", "--seed", "1", "--jobs", "1"]
+GUARD = ["--workers", "200", "--seed", "0"]
+EST = {"estimate", "se", "p", "true"}
+TOP = {"preset", "seed", "n_workers", "n_treatment", "n_chats", "n_rated", "runtime_s", "baseline", "did",
+       "escalations", "effort", "timing", "spillover"}  # fmt: skip
+
+
+def _run(out: Path, args: list[str]) -> dict:
+    assert main([*args, "--out", str(out), "--quiet"]) == 0
+    return json.loads((out / "results.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    out = tmp_path_factory.mktemp("tiny")
+    return out, _run(out, TINY)
+
+
+@pytest.fixture(scope="module")
+def guard(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    out = tmp_path_factory.mktemp("guard")
+    return _run(out, [*GUARD, "--no-plot"])
+
+
+def _estimates(r: dict) -> list[tuple[str, dict]]:
+    out = [(f"did.{s}.{o}", r["did"][s][o]) for s in SAMPLES for o in ("duration_pct", "rating", "retrial_pp")]
+    out += [(f"escalations.{k}.{o}", r["escalations"][k][o]) for k in TYPES
+            for o in ("duration_pct", "rating", "retrial_pp")]  # fmt: skip
+    return out + [(f"spillover.{k}", v) for k, v in r["spillover"].items()]
+
+
+def test_results_have_the_required_shape(tiny) -> None:
+    r = tiny[1]
+    assert set(r) >= TOP
+    assert set(r["baseline"]) == set(BASELINE)
+    assert set(r["did"]) == set(SAMPLES)
+    assert all(set(r["did"][s]) == {"duration_pct", "rating", "retrial_pp"} for s in SAMPLES)
+    assert set(r["escalations"]) == set(TYPES)
+    for k in TYPES:
+        assert {"share", "n", "duration_pct", "rating", "retrial_pp"} <= set(r["escalations"][k])
+    assert set(r["effort"]) >= set(ESCALATED)
+    assert all(set(r["effort"][k]) == {"worker_messages", "round_share", "reply_lag_s", "proactivity", "empathy"}
+               for k in ESCALATED)  # fmt: skip
+    assert set(r["timing"]) == set(ESCALATED)
+    assert all(set(r["timing"][k]) == {"takeover_round", "takeover_time_s", "frustration_at_takeover"}
+               for k in ESCALATED)  # fmt: skip
+    assert set(r["spillover"]) == {"concurrency_pct", "switch_aways_pct", "away_time_pct"}
+    for name, e in _estimates(r):
+        assert set(e) >= EST, name
+
+
+def test_tiny_run_counts_files_and_values(tiny) -> None:
+    out, r = tiny
+    records = pd.read_parquet(out / "records.parquet")
+    assert (r["preset"], r["seed"], r["n_workers"], r["n_treatment"]) == ("taobao_2024", 1, 40, round(40 * 302 / 647))
+    assert r["n_chats"] == len(records) and r["n_rated"] == int(records["rated"].sum()) > 0
+    assert records.drop_duplicates("worker_id")["arm"].value_counts()["treatment"] == r["n_treatment"]
+    routed = int(records["routed_ai"].sum())
+    assert sum(r["escalations"][k]["n"] for k in TYPES) == routed > 0
+    assert math.isclose(sum(r["escalations"][k]["share"] for k in TYPES), 1.0)
+    assert (out / "estimates.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len(pd.read_parquet(out / "counterfactual.parquet")) == len(records)
+    assert 0 < r["runtime_s"] < 600
+    for name, e in [*_estimates(r)]:
+        if name.startswith(("did.", "spillover.")) or not name.endswith("rating"):  # rated escalations are few
+            assert math.isfinite(e["estimate"]) and math.isfinite(e["true"]), name
+            assert e["se"] > 0 and 0 <= e["p"] <= 1, name
+
+
+def test_guard_every_estimate_is_finite(guard) -> None:
+    for name, e in _estimates(guard):
+        assert all(math.isfinite(e[k]) for k in EST), name
+        assert e["se"] > 0 and 0 <= e["p"] <= 1, name
+    for section in ("effort", "timing"):
+        assert all(math.isfinite(v) for d in guard[section].values() for v in d.values()), section
+
+
+@pytest.mark.parametrize("stat", list(BASELINE))
+def test_guard_baseline_in_accept_range(guard, stat: str) -> None:
+    t, v = BASELINE[stat], guard["baseline"][stat]
+    assert t.ok(v), f"{stat}={v:.4g} outside [{t.lo:.4g}, {t.hi:.4g}]"
+
+
+@pytest.mark.parametrize("kind", list(ESCALATION_SHARES))
+def test_guard_escalation_share_in_accept_range(guard, kind: str) -> None:
+    t, v = ESCALATION_SHARES[kind], guard["escalations"][kind]["share"]
+    assert t.ok(v), f"{kind} share {v:.3f} outside [{t.lo:.3f}, {t.hi:.3f}]"
+
+
+def test_guard_did_signs_and_insignificant_retrial(guard) -> None:
+    d = guard["did"]
+    for outcome in ("duration_pct", "rating"):
+        assert d["eligible"][outcome]["estimate"] < 0, outcome
+    assert d["eligible"]["duration_pct"]["estimate"] < d["ineligible"]["duration_pct"]["estimate"]
+    for sample in ("all", "ineligible"):
+        assert DID[(sample, "retrial_pp")][1].ok(d[sample]["retrial_pp"]["estimate"]), sample
+    # the true effects of finding 10 (paired replays: far less noise than the estimates)
+    assert d["ineligible"]["duration_pct"]["true"] < 0 < d["ineligible"]["rating"]["true"]
+
+
+def test_guard_timing_and_attention_findings(guard) -> None:
+    t, s = guard["timing"], guard["spillover"]
+    for kind in ("technical", "human"):
+        assert all(t["emotional"][k] > t[kind][k] for k in t[kind]), kind
+    assert s["switch_aways_pct"]["estimate"] < -10 and s["away_time_pct"]["estimate"] < -10
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--supervisor", "clairvoyant"], "available: paper_workers, algorithm_only"),
+        (["--router", "models/missing.zip"], "available: rule_based"),
+        (["--set", "experiment.workers=0"], "experiment.workers"),
+        (["--days-post", "0"], "treatment-period"),
+        (["--seed", "-1"], "--seed"),
+    ],
+)
+def test_bad_arguments_exit_2_with_one_line(tmp_path: Path, capsys, args: list[str], message: str) -> None:
+    assert main([*args, "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("hitl-rct: error:") and "\n" not in err and message in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_saved_model_is_refused_for_now(tmp_path: Path, capsys) -> None:
+    model = tmp_path / "policy.zip"
+    model.write_bytes(b"")
+    assert main(["--supervisor", str(model), "--out", str(tmp_path / "out")]) == 2
+    assert "saved models are not supported yet" in capsys.readouterr().err
+
+
+def test_algorithm_only_has_no_human_initiated_escalations(tmp_path: Path) -> None:
+    r = _run(tmp_path, [*TINY, "--supervisor", "algorithm_only", "--no-plot"])
+    assert r["escalations"]["human"]["n"] == 0 and r["escalations"]["technical"]["n"] > 0
+
+
+@pytest.fixture(scope="module")
+def tiny_records(tiny) -> pd.DataFrame:
+    return pd.read_parquet(tiny[0] / "records.parquet")
+
+
+def test_counterfactual_replays_the_same_workers_and_customers(tiny, tiny_records) -> None:
+    cf = pd.read_parquet(tiny[0] / "counterfactual.parquet")
+    a = tiny_records
+    for col in ("chat_id", "arrival_s", "category", "eligible", "day"):
+        np.testing.assert_array_equal(a[col].to_numpy(), cf[col].to_numpy(), err_msg=col)
+    assert not cf["routed_ai"].any() and (cf["arm"] == "control").sum() == cf["worker_id"].notna().sum()
+    # before the AI is switched on both runs are the same run
+    t_post = 2 * 86400.0
+    done = (a["end_s"] < t_post).to_numpy()
+    pd.testing.assert_frame_equal(a[done].drop(columns="arm"), cf[done].drop(columns="arm"))
+
+
+def test_counterfactual_config_only_switches_the_treatment_off() -> None:
+    cfg, cf = experiment_configs("taobao_2024", {"experiment.workers": 30})
+    a, b = cfg.to_dict(), cf.to_dict()
+    assert b["experiment"].pop("treatment_share") == 0.0 and a["experiment"].pop("treatment_share") > 0
+    assert a == b
+
+
+def test_true_effects_of_a_run_against_itself_are_zero(tiny_records) -> None:
+    r = analyze(tiny_records, tiny_records)
+    for name, e in _estimates(r):
+        assert e["true"] == 0 or math.isnan(e["true"]), name
+
+
+def test_true_effects_recover_an_injected_effect(tiny_records) -> None:
+    actual = tiny_records.assign(duration_s=tiny_records["duration_s"].clip(lower=1.0))
+    rng = np.random.default_rng(0)
+    flip = rng.random(len(actual)) < 0.5
+    cf = actual.assign(
+        duration_s=actual["duration_s"] * 1.25,  # the treatment cuts every duration by 20%
+        rating=actual["rating"] + 0.5,  # and every rating by half a point
+        retrial=np.where(flip, True, actual["retrial"]),  # and retrial where the coin flip says
+    )
+    r = analyze(actual, cf)
+    for name, e in _estimates(r):
+        if name.endswith("duration_pct"):
+            assert e["true"] == pytest.approx(-20.0, abs=1e-9), name
+        if name.endswith("rating") and not math.isnan(e["true"]):
+            assert e["true"] == pytest.approx(-0.5, abs=1e-9), name
+    treated_post = (actual["arm"] == "treatment") & (actual["period"] == "post")
+    expected = -100 * (flip & ~actual["retrial"].to_numpy())[treated_post.to_numpy()].mean()
+    assert r["did"]["all"]["retrial_pp"]["true"] == pytest.approx(expected, abs=1e-9)
+
+
+def test_no_treated_workers_gives_no_estimates_but_no_crash(tmp_path: Path) -> None:
+    r = _run(tmp_path, [*TINY, "--set", "experiment.treatment_share=0", "--no-plot"])
+    assert r["n_treatment"] == 0 and r["did"]["all"]["duration_pct"]["estimate"] is None
+    assert all(r["escalations"][k]["n"] == 0 for k in TYPES)
+
+
+def test_analysis_leaves_the_records_alone(tiny_records) -> None:
+    before = tiny_records.copy()
+    analyze(tiny_records, before)
+    pd.testing.assert_frame_equal(before, tiny_records)
