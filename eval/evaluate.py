@@ -1,0 +1,500 @@
+"""``hitl-eval``: evaluate policies on a preset over paired seeds, with bootstrap CIs and a Pareto plot.
+
+Every policy plays the same episodes: episode ``i`` resets the env with seed ``seed + i`` and
+the policy with the same seed (common random numbers: the same team, arrivals and per-round
+draws until the policies' decisions differ). Per episode, the KPIs are read from the shift's
+chat records (``env.unwrapped.sim.rec``) over the chats the env's reward scores (the AI-routed
+chats in ``Supervisor-v0``, every chat in ``Router-v0``):
+
+=================  =============================================================================
+``return``         the episode's scalarized return (sum of the env's rewards)
+``reward_<c>``     the episode's sum of reward component ``c`` (``hitl_env.rewards.COMPONENTS``)
+``steps``          decisions in the episode
+``n_chats``        scored chats
+``rating``         mean rating over the scored chats that customers rated
+``satisfaction``   mean satisfaction (the rating every customer would give; the dense reward)
+``duration_min``   mean chat duration, minutes (queue wait included)
+``worker_min``     mean minutes a worker handled a chat by hand (the ``worker_time`` reward)
+``retrial``        share of chats with a retrial within 7 days
+``abandonment``    share of chats the customer left
+``esc_<type>``     escalation shares (none/technical/emotional/human), over AI-routed chats
+``takeover_round`` mean AI rounds before the escalation, over escalated chats
+``ai_share``       (``Router-v0`` only) share of chats routed to the AI
+=================  =============================================================================
+
+The reward sums leave out the chats that closed before the episode's first decision (the env
+does not score them); the KPIs include them. Each metric is averaged over episodes (seeds);
+its 95% CI is a percentile bootstrap over seeds, and so is that of the paired difference from
+the baseline (per seed, policy minus baseline). A KPI undefined in an episode (no rated chat)
+is left out of that episode's averages.
+
+Usage::
+
+    hitl-eval [--preset P] [--policies SPEC[,SPEC...]] [--env supervisor|router] [--baseline SPEC]
+              [--seeds N] [--seed S] [--bootstrap B] [--set KEY=VALUE ...] [--weight COMPONENT=W ...]
+              [--rating dense|sparse] [--team-size T] [--shift-hours H] [--start-hour H]
+              [--pareto-y satisfaction|rating] [--no-curves] [--no-plot]
+              [--sweep-weights COMPONENT=V1,V2,... --train-config CONFIG [--train-set KEY=VALUE ...]]
+              --out DIR
+
+    hitl-eval --policies algorithm_only,paper_workers,sentiment_threshold:level=-0.6 --seeds 20 --out runs/ev
+
+A spec is a heuristic's name with parameters (``agents.parse_spec``) or a saved model's path
+(``agents.learned``); specs are separated by the commas outside brackets and quotes. The env
+is the one the policies name (``--env`` to choose); the baseline (default ``algorithm_only``,
+``rule_based`` for the router) is evaluated too. ``--set`` overrides simulator fields by dotted
+key, ``--weight`` the reward weights (``hitl_env.rewards.DEFAULT_WEIGHTS`` otherwise), the
+other options are the env's arguments. Heuristics with a ``config`` parameter
+(``paper_workers``) read the run's config unless the spec gives one.
+
+Writes ``DIR/episodes.csv`` (one row per policy and seed), ``DIR/summary.csv`` (one row per
+policy and metric: mean, CI, paired difference and its CI), ``DIR/summary.json``, and
+``DIR/pareto.png`` with ``DIR/curves.csv`` (the heuristics' threshold sweeps; see
+:mod:`eval.pareto`). Exit codes: 0 done, 2 a config, policy or training error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import math
+import re
+import sys
+import time
+import warnings
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+PROG = "hitl-eval"
+ENV_IDS = {"supervisor": "hitl_env/Supervisor-v0", "router": "hitl_env/Router-v0"}
+BASELINES = {"supervisor": "algorithm_only", "router": "rule_based"}
+ESC_NAMES = ("none", "technical", "emotional", "human")
+KPI_FIELDS = ("routed_ai", "end_t", "rating", "rated", "satisfaction", "retrial", "abandoned", "escalation",
+              "takeover_round")  # fmt: skip
+"""The record fields (``hitl_env.sim.team.RECORD_FIELDS``) the KPIs read."""
+TABLE = ("satisfaction", "rating", "duration_min", "worker_min", "retrial", "abandonment", "esc_human",
+         "takeover_round")  # fmt: skip
+
+
+class EvalError(ValueError):
+    """A bad argument, policy or training run: reported in one line, exit code 2."""
+
+
+# ----------------------------------------------------------------------------- policy specs
+_CONTINUATION = re.compile(r"\s*[A-Za-z_]\w*\s*=")
+
+
+def split_specs(text: str) -> list[str]:
+    """Split a ``--policies`` list on the commas outside brackets and quotes.
+
+    A piece that is only ``key=value`` continues the previous spec's parameters, so
+    ``random:p=0.2,seed=1,algorithm_only`` is two specs; ``confidence_threshold:scores={...}``
+    stays whole.
+
+    Raises:
+        EvalError: unbalanced brackets or quotes, or no spec at all.
+    """
+    pieces, buf, depth, quote = [], [], 0, ""
+    for ch in text:
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+            if depth < 0:
+                raise EvalError(f"unbalanced brackets in policy list {text!r}")
+        elif ch == "," and depth == 0:
+            pieces.append("".join(buf).strip())
+            buf = []
+            continue
+        buf.append(ch)
+    if depth or quote:
+        raise EvalError(f"unbalanced brackets or quotes in policy list {text!r}")
+    pieces.append("".join(buf).strip())
+    specs: list[str] = []
+    for piece in filter(None, pieces):
+        if specs and ":" in specs[-1] and _CONTINUATION.match(piece) and not _is_model(piece):
+            specs[-1] = f"{specs[-1]},{piece}"
+        else:
+            specs.append(piece)
+    if not specs:
+        raise EvalError("no policy given")
+    return specs
+
+
+def _is_model(spec: str) -> bool:
+    return spec.endswith(".zip") or Path(spec).is_file()
+
+
+@dataclass
+class Entry:
+    """One policy to evaluate: its label in the reports, the spec that rebuilds it, its kind."""
+
+    label: str
+    spec: str
+    kind: str = "heuristic"  # or "learned"
+    policy: Any = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def env_of_spec(spec: str) -> str | None:
+    """The env a spec belongs to (None: either, or unknown)."""
+    import agents
+    from agents.learned import run_info
+
+    if _is_model(spec):
+        try:
+            env_id = run_info(Path(spec)).get("env_id", "")
+        except ValueError:
+            return None
+        return next((k for k, v in ENV_IDS.items() if v == env_id), None)
+    name = agents.parse_spec(spec)[0]
+    kinds = {k for k, names in (("supervisor", agents.SUPERVISOR_POLICIES), ("router", agents.ROUTER_POLICIES))
+             if name in names}  # fmt: skip
+    return kinds.pop() if len(kinds) == 1 else None
+
+
+def infer_env(specs: list[str], given: str | None) -> str:
+    """``--env``, or the one env the policies name (supervisor when none does)."""
+    kinds = {k for k in map(env_of_spec, specs) if k is not None}
+    if given is not None:
+        wrong = [s for s in specs if env_of_spec(s) not in (None, given)]
+        if wrong:
+            raise EvalError(f"policies {', '.join(wrong)} are not for the {given} env")
+        return given
+    if len(kinds) > 1:
+        raise EvalError("the policies mix supervisor and router policies; evaluate them separately")
+    return kinds.pop() if kinds else "supervisor"
+
+
+def build_policy(spec: str, cfg: Any, obs_shape: tuple[int, ...]) -> Any:
+    """The policy of a spec; heuristics with a ``config`` parameter read the run's config."""
+    import agents
+    from agents.learned import load_policy
+
+    try:
+        if _is_model(spec):
+            policy = load_policy(spec)
+            want = tuple(policy.model.observation_space.shape)
+            if want != obs_shape:
+                raise EvalError(f"model {spec} expects observations of shape {want}, the env gives {obs_shape}")
+            return policy
+        name, params = agents.parse_spec(spec)
+        if "config" in agents.params_of(name) and "config" not in params:
+            params["config"] = cfg
+        return agents.make(name, **params)
+    except EvalError:
+        raise
+    except (ValueError, TypeError, KeyError, ImportError, OSError, zipfile.BadZipFile) as e:
+        raise EvalError(f"policy {spec!r}: {e}") from e
+
+
+# ----------------------------------------------------------------------------- episodes
+def episode_kpis(rec: dict[str, list], t_arrival: list[float], env: str, rating: str) -> dict[str, float]:
+    """The KPIs of a finished episode from its chat records (see the module docstring)."""
+    from hitl_env.rewards import chat_components
+
+    r = {k: np.asarray(rec[k], dtype=float) for k in KPI_FIELDS}
+    t_arr = np.asarray(t_arrival, dtype=float)
+    ended = np.isfinite(r["end_t"])
+    ai = (r["routed_ai"] > 0) & ended
+    scored = ai if env == "supervisor" else ended
+    idx = np.flatnonzero(scored)
+    comps = np.array([chat_components(rec, t_arrival, c, rating) for c in idx]).reshape(len(idx), -1)
+    esc = r["escalation"][ai]
+    escalated = ai & (r["escalation"] > 0)
+    rated = scored & (r["rated"] > 0)
+    out = {
+        "n_chats": float(len(idx)),
+        "rating": _mean(r["rating"][rated]),
+        "satisfaction": _mean(r["satisfaction"][scored]),
+        "duration_min": _mean((r["end_t"] - t_arr)[scored] / 60.0),
+        "worker_min": _mean(-comps[:, 2]) if len(idx) else math.nan,
+        "retrial": _mean(r["retrial"][scored]),
+        "abandonment": _mean(r["abandoned"][scored]),
+        **{f"esc_{name}": _mean(esc == k) for k, name in enumerate(ESC_NAMES)},
+        "takeover_round": _mean(r["takeover_round"][escalated]),
+    }
+    if env == "router":
+        out["ai_share"] = _mean(r["routed_ai"][ended] > 0)
+    return out
+
+
+def _mean(x: np.ndarray) -> float:
+    x = np.asarray(x, dtype=float)
+    x = x[~np.isnan(x)]
+    return float(x.mean()) if len(x) else math.nan
+
+
+def run_episode(env: Any, policy: Any, seed: int, kind: str, rating: str) -> dict[str, float]:
+    """One episode from ``env.reset(seed=seed)``, the policy reset with the same seed."""
+    from hitl_env.rewards import COMPONENTS
+
+    policy.reset(seed)
+    obs, info = env.reset(seed=seed)
+    total, vec, steps, done = 0.0, np.zeros(len(COMPONENTS)), 0, False
+    while not done:
+        obs, reward, terminated, truncated, info = env.step(policy.act(obs, info))
+        total += float(reward)
+        vec += info["vector_reward"]
+        steps += 1
+        done = terminated or truncated
+    sim = env.unwrapped.sim
+    return {"return": total, **{f"reward_{c}": float(v) for c, v in zip(COMPONENTS, vec, strict=True)},
+            "steps": float(steps), **episode_kpis(sim.rec, sim.t_arr, kind, rating)}  # fmt: skip
+
+
+def run_all(env: Any, entries: list[Entry], seeds: list[int], kind: str, rating: str, bar: Any) -> pd.DataFrame:
+    """Every entry on every seed: one row per (policy, seed)."""
+    rows = []
+    for e in entries:
+        bar.set_description(e.label[:40])
+        for s in seeds:
+            rows.append({"policy": e.label, "seed": s, **run_episode(env, e.policy, s, kind, rating)})
+            bar.update(1)
+    return pd.DataFrame(rows)
+
+
+# ----------------------------------------------------------------------------- statistics
+def resample_indices(n: int, n_boot: int, seed: int) -> np.ndarray:
+    """``n_boot`` bootstrap resamples of ``range(n)`` (rows), from a seeded generator."""
+    return np.random.default_rng([seed, 0xB0075]).integers(0, n, size=(n_boot, n))
+
+
+def bootstrap_ci(values: Any, idx: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
+    """Mean of ``values`` and its percentile-bootstrap CI over the resamples ``idx``.
+
+    NaNs are left out (of the mean and of every resample's mean); all NaN gives NaNs.
+    """
+    x = np.asarray(values, dtype=float)
+    if np.isnan(x).all():
+        return math.nan, math.nan, math.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # resamples of only NaNs
+        means = np.nanmean(x[idx], axis=1)
+    a = 100 * (1 - level) / 2
+    lo, hi = np.nanpercentile(means, [a, 100 - a])
+    return float(np.nanmean(x)), float(lo), float(hi)
+
+
+def summarize(episodes: pd.DataFrame, baseline: str, n_boot: int, seed: int) -> pd.DataFrame:
+    """Per policy and metric: mean with CI, and the paired difference from the baseline with CI."""
+    metrics = [c for c in episodes.columns if c not in ("policy", "seed")]
+    wide = episodes.pivot(index="seed", columns="policy")
+    idx = resample_indices(len(wide), n_boot, seed)
+    rows = []
+    for pol in episodes["policy"].unique():
+        for m in metrics:
+            x, b = wide[(m, pol)].to_numpy(float), wide[(m, baseline)].to_numpy(float)
+            mean, lo, hi = bootstrap_ci(x, idx)
+            d, dlo, dhi = bootstrap_ci(x - b, idx)
+            rows.append({"policy": pol, "metric": m, "mean": mean, "ci_lo": lo, "ci_hi": hi,
+                         "diff": d, "diff_lo": dlo, "diff_hi": dhi, "n": int(np.isfinite(x).sum())})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def format_table(summary: pd.DataFrame, baseline: str) -> str:
+    """The return with CIs, its paired difference from the baseline, and the key KPIs' means."""
+    s = summary.set_index(["policy", "metric"])
+    out = []
+    for pol in summary["policy"].unique():
+        r = s.loc[(pol, "return")]
+        row = {"policy": pol, "return [95% CI]": f"{r['mean']:.2f} [{r['ci_lo']:.2f}, {r['ci_hi']:.2f}]",
+               f"vs {baseline} [95% CI]": f"{r['diff']:+.2f} [{r['diff_lo']:+.2f}, {r['diff_hi']:+.2f}]"}  # fmt: skip
+        row.update({m: s.loc[(pol, m), "mean"] for m in (*TABLE, "ai_share") if (pol, m) in s.index})
+        out.append(row)
+    return pd.DataFrame(out).to_string(index=False, float_format=lambda v: f"{v:.3f}")
+
+
+def finite_or_none(x: Any) -> Any:
+    """``x`` with numpy scalars as Python ones and non-finite floats as None (JSON has no NaN)."""
+    if isinstance(x, dict):
+        return {k: finite_or_none(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [finite_or_none(v) for v in x]
+    if isinstance(x, np.generic):
+        x = x.item()
+    return None if isinstance(x, float) and not math.isfinite(x) else x
+
+
+# ----------------------------------------------------------------------------- command line
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n")[0])
+    p.add_argument("--preset", default="taobao_2024", help="preset name or YAML path (default: taobao_2024)")
+    p.add_argument("--policies", default=None, metavar="SPEC[,SPEC...]",
+                   help="heuristics by name with parameters (sentiment_threshold:level=-0.6) or saved models "
+                        "(.zip), comma-separated (default: the env's baseline)")  # fmt: skip
+    p.add_argument("--env", choices=tuple(ENV_IDS), help="supervisor or router (default: inferred from the policies)")
+    p.add_argument("--baseline", help="policy spec of the paired differences (default: algorithm_only or rule_based)")
+    p.add_argument("--seeds", type=int, default=20, help="episodes per policy (default 20)")
+    p.add_argument("--seed", type=int, default=0, help="first seed; episodes use seed..seed+N-1 (default 0)")
+    p.add_argument("--bootstrap", type=int, default=2000, metavar="B", help="bootstrap resamples (default 2000)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a simulator config field by dotted key; repeatable")  # fmt: skip
+    p.add_argument("--weight", action="append", default=[], metavar="COMPONENT=W",
+                   help="reward weight of a component (rating, duration, worker_time, retrial, abandonment); "
+                        "repeatable; unset ones keep hitl_env.rewards.DEFAULT_WEIGHTS")  # fmt: skip
+    p.add_argument("--rating", choices=("dense", "sparse"), default="dense", help="rating reward (default dense)")
+    p.add_argument("--team-size", type=int, default=10, help="workers in the team (default 10)")
+    p.add_argument("--shift-hours", type=float, default=8.0, help="shift length, hours (default 8)")
+    p.add_argument("--start-hour", type=int, default=9, help="shift start hour (default 9)")
+    p.add_argument("--pareto-y", choices=("satisfaction", "rating"), default="satisfaction",
+                   help="y axis of pareto.png (default satisfaction: every chat's would-be rating)")  # fmt: skip
+    p.add_argument("--no-curves", action="store_true", help="no heuristic threshold sweeps in pareto.png")
+    p.add_argument("--no-plot", action="store_true", help="neither pareto.png nor the sweeps")
+    p.add_argument(
+        "--sweep-weights",
+        metavar="COMPONENT=V1,V2,...",
+        help="train one policy per weight value with hitl-train and plot the learned front",
+    )
+    p.add_argument("--train-config", help="hitl-train config of --sweep-weights")
+    p.add_argument("--train-set", action="append", default=[], metavar="KEY=VALUE",
+                   help="extra hitl-train --set item of --sweep-weights; repeatable")  # fmt: skip
+    p.add_argument("--out", required=True, type=Path, help="output directory")
+    p.add_argument("--quiet", action="store_true", help="no progress bar and no table")
+    return p
+
+
+def parse_weights(items: list[str]) -> dict[str, float]:
+    """``--weight COMPONENT=W`` items, validated against the reward components."""
+    from hitl_env.rewards import validate_weights
+
+    out: dict[str, float] = {}
+    for item in items:
+        key, eq, raw = item.partition("=")
+        try:
+            out[key.strip()] = float(raw)
+        except ValueError:
+            raise EvalError(f"--weight expects COMPONENT=NUMBER, got {item!r}") from None
+        if not eq:
+            raise EvalError(f"--weight expects COMPONENT=NUMBER, got {item!r}")
+    try:
+        validate_weights(out)
+    except ValueError as e:
+        raise EvalError(str(e)) from e
+    return out
+
+
+def make_env(args: argparse.Namespace, kind: str) -> Any:
+    """The env of the command line."""
+    import gymnasium as gym
+
+    import hitl_env  # noqa: F401  (registers the envs)
+    from hitl_env.config import ConfigError, parse_overrides
+
+    try:
+        return gym.make(ENV_IDS[kind], preset=args.preset, overrides=parse_overrides(args.overrides),
+                        team_size=args.team_size, shift_hours=args.shift_hours, start_hour=args.start_hour,
+                        reward_weights=parse_weights(args.weight), rating=args.rating)  # fmt: skip
+    except (ConfigError, ValueError, TypeError) as e:
+        raise EvalError(str(e)) from e
+
+
+def train_env_sets(args: argparse.Namespace) -> list[str]:
+    """``hitl-train --set`` items that make training's env the one evaluated here."""
+    sets = [f"env.preset={args.preset}", f"env.team_size={args.team_size}", f"env.shift_hours={args.shift_hours}",
+            f"env.start_hour={args.start_hour}", f"env.rating={args.rating}"]  # fmt: skip
+    sets += [f"env.overrides.{item.strip()}" for item in args.overrides]
+    return sets + [f"env.reward_weights.{k}={v}" for k, v in parse_weights(args.weight).items()]
+
+
+def entries_of(args: argparse.Namespace, kind: str, env: Any) -> tuple[list[Entry], str]:
+    """The policies to evaluate (baseline included) and the baseline's label."""
+    specs = split_specs(args.policies) if args.policies else []
+    if len(set(specs)) != len(specs):
+        raise EvalError(f"a policy is listed twice in {args.policies!r}")
+    baseline = args.baseline or BASELINES[kind]
+    if baseline not in specs:
+        specs.insert(0, baseline)
+    cfg, shape = env.unwrapped.cfg, env.observation_space.shape
+    return [
+        Entry(s, s, "learned" if _is_model(s) else "heuristic", build_policy(s, cfg, shape)) for s in specs
+    ], baseline
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return _main(args)
+    except EvalError as e:
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        return 2
+
+
+def _main(args: argparse.Namespace) -> int:
+    from tqdm.auto import tqdm
+
+    from eval import pareto
+
+    if args.seeds < 1 or args.bootstrap < 1:
+        raise EvalError("--seeds and --bootstrap must be at least 1")
+    specs = split_specs(args.policies) if args.policies else []
+    kind = infer_env(specs + ([args.baseline] if args.baseline else []), args.env)
+    env = make_env(args, kind)
+    entries, baseline = entries_of(args, kind, env)
+    t0 = time.perf_counter()
+    if args.sweep_weights:
+        sweep = pareto.parse_sweep(args.sweep_weights, args.train_config)
+        build = functools.partial(build_policy, cfg=env.unwrapped.cfg, obs_shape=env.observation_space.shape)
+        entries += pareto.train_weight_sweep(*sweep, train_env_sets(args), args.train_set, args.seed,
+                                             args.out / "sweep", build, quiet=args.quiet)  # fmt: skip
+    curves = [] if args.no_plot or args.no_curves else pareto.curve_entries(kind, env.unwrapped.cfg)
+    seeds = list(range(args.seed, args.seed + args.seeds))
+    t1 = time.perf_counter()
+    bar = tqdm(total=(len(entries) + len(curves)) * len(seeds), unit="episode", disable=args.quiet)
+    episodes = run_all(env, entries, seeds, kind, args.rating, bar)
+    curve_eps = run_all(env, curves, seeds, kind, args.rating, bar) if curves else None
+    bar.close()
+    steps = float(episodes["steps"].sum() + (0 if curve_eps is None else curve_eps["steps"].sum()))
+    timing = {"train_s": t1 - t0, "runtime_s": time.perf_counter() - t1, "steps": steps}
+    timing["steps_per_s"] = steps / timing["runtime_s"]
+    summary = summarize(episodes, baseline, args.bootstrap, args.seed)
+    args.out.mkdir(parents=True, exist_ok=True)
+    episodes.to_csv(args.out / "episodes.csv", index=False)
+    summary.to_csv(args.out / "summary.csv", index=False)
+    if not args.no_plot:
+        curve_table = pareto.curve_table(curve_eps, curves, args.bootstrap, args.seed, args.pareto_y)
+        if not curve_table.empty:
+            curve_table.to_csv(args.out / "curves.csv", index=False)
+        pareto.plot_pareto(summary, entries, curve_table, args.pareto_y, args.out / "pareto.png",
+                           title=f"{ENV_IDS[kind]}, {args.preset}, {len(seeds)} seeds")  # fmt: skip
+    report = run_report(args, kind, seeds, baseline, entries, summary, timing)
+    (args.out / "summary.json").write_text(json.dumps(finite_or_none(report), indent=2))
+    if not args.quiet:
+        print(format_table(summary, baseline))
+    print(f"{len(entries)} policies x {len(seeds)} seeds in {timing['runtime_s']:.1f} s "
+          f"({timing['steps_per_s']:,.0f} steps/s) -> {args.out}")  # fmt: skip
+    return 0
+
+
+def run_report(args: argparse.Namespace, kind: str, seeds: list[int], baseline: str, entries: list[Entry],
+               summary: pd.DataFrame, timing: dict[str, float]) -> dict[str, Any]:  # fmt: skip
+    """``summary.json``: the settings, the timing, and per policy its metrics and paired differences."""
+    from hitl_env.rewards import COMPONENTS, validate_weights
+
+    weights = dict(zip(COMPONENTS, validate_weights(parse_weights(args.weight)).tolist(), strict=True))
+    policies = {}
+    for e in entries:
+        s = summary[summary["policy"] == e.label].set_index("metric")
+        policies[e.label] = {
+            "spec": e.spec, "kind": e.kind, **e.extra,
+            "metrics": {m: {"mean": r["mean"], "ci": [r["ci_lo"], r["ci_hi"]]} for m, r in s.iterrows()},
+            "vs_baseline": {m: {"diff": r["diff"], "ci": [r["diff_lo"], r["diff_hi"]]} for m, r in s.iterrows()},
+        }  # fmt: skip
+    return {"env": ENV_IDS[kind], "preset": args.preset, "overrides": args.overrides, "team_size": args.team_size,
+            "shift_hours": args.shift_hours, "start_hour": args.start_hour, "rating": args.rating,
+            "reward_weights": weights, "seeds": seeds, "bootstrap": args.bootstrap, "baseline": baseline,
+            **timing, "policies": policies}  # fmt: skip
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
