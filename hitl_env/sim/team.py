@@ -436,7 +436,7 @@ class TeamSim:
         late = max(0, n - ef.lateness_grace_rounds)
         excess = max(0.0, f - ef.frustration_grace)
         effort = max(ef.floor, math.exp(-ef.frustration_slope * excess - ef.lateness_slope * late))
-        work = self.L.work[c] * self.cfg.ai.handoff_work
+        work = self.L.work[c] * self.cfg.ai.handoff_work * effort**ef.scope_exponent  # disengaged: less done
         t_start = t + self.cfg.service.handoff_read_s
         self._start_human(c, rec["worker"][c], t_start, effort, work, self.cfg.ai.escalated_attention)
 
