@@ -1,0 +1,308 @@
+"""The training configuration: one frozen, validated tree, loaded from YAML with overrides.
+
+A run is described by a YAML file (``configs/train_*.yaml``) and ``--set`` overrides by dotted
+key (``--set hyperparameters.learning_rate=1e-4``, ``--set env.team_size=3``,
+``--set env.overrides.ai.misread=0.2``). Every field is validated when the config is built:
+an unknown key, a value of the wrong type or outside its range raises
+:class:`~hitl_env.config.ConfigError` naming the key and what is allowed. Algorithm
+hyperparameters are checked against the algorithm's constructor, ``policy_kwargs`` against its
+policy's, so a typo fails with the list of valid names.
+
+Schema (defaults in :class:`TrainConfig` and :class:`EnvConfig`)::
+
+    algorithm: MaskablePPO          # PPO, MaskablePPO, DQN or A2C
+    env:
+      id: hitl_env/Supervisor-v0    # or hitl_env/Router-v0, hitl_train/SharedSupervisor-v0
+      preset: taobao_2024           # simulator preset name or YAML path
+      overrides: {}                 # simulator fields by dotted key, e.g. {ai.misread: 0.2}
+      team_size: 10
+      shift_hours: 8.0
+      start_hour: 9
+      reward_weights: {}            # component -> weight; unset ones keep their defaults
+      rating: dense                 # or sparse
+      router: null                  # SharedSupervisor only: the router's policy spec or model
+    total_timesteps: 100000         # the budget, in env steps (decisions)
+    seed: 0
+    n_envs: 2
+    vec_env: subproc                # or dummy
+    torch_threads: 1
+    hyperparameters: {}             # keyword arguments of the algorithm
+    policy_kwargs: {}               # keyword arguments of its MlpPolicy (net_arch, activation_fn)
+    log_interval: 0                 # log every N rollouts (DQN: episodes); 0: PPO 1, A2C 100, DQN 4
+    eval_freq: 10000                # env steps between evaluations (0: none)
+    eval_episodes: 10
+    eval_seed: 1000000              # seed of the evaluation envs, reset before every evaluation
+    checkpoint_freq: 50000          # env steps between checkpoints (0: none)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hitl_env.config import ConfigError, FrozenDict, _Loader, apply_overrides, param
+from hitl_env.rewards import RATING_MODES
+
+ALGORITHMS = ("PPO", "MaskablePPO", "DQN", "A2C")
+SHARED_SUPERVISOR_ID = "hitl_train/SharedSupervisor-v0"
+ENV_IDS = ("hitl_env/Supervisor-v0", "hitl_env/Router-v0", SHARED_SUPERVISOR_ID)
+VEC_ENVS = ("subproc", "dummy")
+OFF_POLICY = ("DQN",)
+ACTIVATIONS = ("tanh", "relu", "elu", "leaky_relu", "gelu", "silu")
+# constructor arguments set by hitl-train itself, not by the config's hyperparameters
+RESERVED = ("self", "policy", "env", "seed", "verbose", "tensorboard_log", "device", "_init_setup_model",
+            "policy_kwargs", "stats_window_size")  # fmt: skip
+
+
+def choice(default: Any, choices: tuple[Any, ...], doc: str = "") -> Any:
+    """A field whose value must be one of ``choices``."""
+    return field(default=default, metadata={"choices": choices, "doc": doc})
+
+
+@dataclass(frozen=True)
+class EnvConfig:
+    """The env a run trains on: its id and the env's keyword arguments."""
+
+    id: str = choice("hitl_env/Supervisor-v0", ENV_IDS, "the env to train on")
+    preset: str = param("taobao_2024", doc="simulator preset name or YAML path")
+    overrides: FrozenDict = field(default_factory=FrozenDict, metadata={"doc": "simulator fields by dotted key"})
+    team_size: int = param(10, 1, 1000, "workers in the team of an episode")
+    shift_hours: float = param(8.0, 0.01, 24.0, "length of the episode's shift")
+    start_hour: int = param(9, 0, 23, "hour the shift starts")
+    reward_weights: FrozenDict = field(default_factory=FrozenDict, metadata={"doc": "reward component -> weight"})
+    rating: str = choice("dense", RATING_MODES, "rating component: every chat's satisfaction, or given ratings")
+    router: str | None = param(None, doc="SharedSupervisor only: the router (policy spec or saved model)")
+
+    def kwargs(self) -> dict[str, Any]:
+        """The env's keyword arguments (JSON-ready: the ``env_kwargs`` of ``run.json``)."""
+        kw = {k: _thaw(getattr(self, k)) for k in ("preset", "overrides", "team_size", "shift_hours",
+                                                    "start_hour", "reward_weights", "rating")}  # fmt: skip
+        if self.id == SHARED_SUPERVISOR_ID:
+            kw["router"] = self.router or "rule_based"
+        return kw
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """A training run (see the module docstring for the YAML schema)."""
+
+    algorithm: str = choice("MaskablePPO", ALGORITHMS, "the learning algorithm")
+    env: EnvConfig = field(default_factory=EnvConfig)
+    total_timesteps: int = param(100_000, 1, 10**10, "the budget, in env steps")
+    seed: int = param(0, 0, 2**31 - 1, "seed of the model, the training envs and the algorithm")
+    n_envs: int = param(2, 1, 256, "training envs stepped in parallel")
+    vec_env: str = choice("subproc", VEC_ENVS, "one process per env (subproc) or all in this one (dummy)")
+    torch_threads: int = param(1, 1, 256, "threads of torch's CPU kernels")
+    hyperparameters: FrozenDict = field(default_factory=FrozenDict, metadata={"doc": "the algorithm's arguments"})
+    policy_kwargs: FrozenDict = field(default_factory=FrozenDict, metadata={"doc": "its MlpPolicy's arguments"})
+    log_interval: int = param(0, 0, 10**9, "log every N rollouts (DQN: episodes); 0: the algorithm's default")
+    eval_freq: int = param(10_000, 0, 10**10, "env steps between evaluations (0: none)")
+    eval_episodes: int = param(10, 1, 100_000, "episodes per evaluation")
+    eval_seed: int = param(1_000_000, 0, 2**31 - 1, "seed of the evaluation envs")
+    checkpoint_freq: int = param(50_000, 0, 10**10, "env steps between checkpoints (0: none)")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain nested dicts and lists (YAML- and JSON-ready); loads back to an equal config."""
+        return _thaw(dataclasses.asdict(self))
+
+
+# ----------------------------------------------------------------------------- loading
+def load_train_config(path: str | Path | None = None, overrides: Mapping[str, Any] | None = None) -> TrainConfig:
+    """Load a training config from YAML (or the defaults when ``path`` is None) with overrides.
+
+    Args:
+        path: a YAML file.
+        overrides: dotted keys to values, e.g. ``{"hyperparameters.n_steps": 256}``.
+
+    Raises:
+        ConfigError: an unknown key, a bad value, or a missing file; the message names the key.
+    """
+    data: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file {str(path)!r} does not exist")
+        data = yaml.load(path.read_text(), Loader=_Loader) or {}
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path} must hold a mapping at the top level")
+    return build(_apply(data, overrides or {}))
+
+
+def build(data: Mapping[str, Any]) -> TrainConfig:
+    """Build and validate a :class:`TrainConfig` from nested mappings."""
+    env_data = data.get("env", {})
+    if not isinstance(env_data, Mapping):
+        raise ConfigError(f"env must be a mapping, got {type(env_data).__name__}")
+    env_data = dict(env_data)
+    if isinstance(env_data.get("overrides"), Mapping):
+        env_data["overrides"] = _flatten(env_data["overrides"])
+    env = _section(EnvConfig, env_data, "env")
+    cfg = _section(TrainConfig, {**data, "env": env}, "")
+    _check_env(cfg.env)
+    _check_algorithm(cfg)
+    return cfg
+
+
+def _apply(data: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """Dotted overrides; under ``env.overrides.`` the rest of the key is one simulator key."""
+    nested, sim = {}, {}
+    for key, value in overrides.items():
+        if key.startswith("env.overrides."):
+            sim[key.removeprefix("env.overrides.")] = value
+        else:
+            nested[key] = value
+    try:
+        data = apply_overrides(data, nested)
+    except ConfigError as e:
+        raise ConfigError(str(e).replace("is not a section", "is not a mapping")) from None
+    if sim:
+        env = data.setdefault("env", {})
+        if not isinstance(env, dict):
+            raise ConfigError("env must be a mapping")
+        env["overrides"] = {**_flatten(env.get("overrides") or {}), **sim}
+    return data
+
+
+def _flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"ai": {"misread": 0.2}}`` -> ``{"ai.misread": 0.2}`` (simulator keys are dotted)."""
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, Mapping):
+            out.update(_flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def _section(cls: type, data: Mapping[str, Any], path: str) -> Any:
+    where = f"{path}." if path else ""
+    known = {f.name: f for f in fields(cls)}
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise ConfigError(f"unknown key {where + unknown[0]!r}; allowed: {', '.join(sorted(known))}")
+    kwargs = {k: _value(known[k], v, where + k) for k, v in data.items()}
+    return cls(**kwargs)
+
+
+def _value(f: dataclasses.Field, value: Any, key: str) -> Any:  # type: ignore[type-arg]
+    if f.name == "env" and isinstance(value, EnvConfig):
+        return value
+    if "choices" in f.metadata:
+        if value not in f.metadata["choices"]:
+            raise ConfigError(f"{key}={value!r} is not allowed; choices: {', '.join(f.metadata['choices'])}")
+        return value
+    if isinstance(f.default, (int, float)) and not isinstance(f.default, bool):
+        value = _number(type(f.default), value, key)
+        lo, hi = f.metadata["range"]
+        if not lo <= value <= hi:
+            raise ConfigError(f"{key}={value!r} is outside the allowed range [{lo}, {hi}]")
+        return value
+    if f.default_factory is FrozenDict:  # type: ignore[comparison-overlap]
+        if value is None:
+            return FrozenDict()
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{key} must be a mapping, got {value!r}")
+        return _freeze(value)
+    if value is not None and not isinstance(value, str):
+        raise ConfigError(f"{key} must be a string, got {value!r}")
+    return value
+
+
+def _number(tp: type, value: Any, key: str) -> int | float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"{key} must be {'an integer' if tp is int else 'a number'}, got {value!r}")
+    if tp is int:
+        if isinstance(value, float) and not value.is_integer():
+            raise ConfigError(f"{key} must be an integer, got {value!r}")
+        return int(value)
+    if not math.isfinite(value):
+        raise ConfigError(f"{key} must be finite, got {value!r}")
+    return float(value)
+
+
+def _freeze(x: Any) -> Any:
+    if isinstance(x, Mapping):
+        return FrozenDict({str(k): _freeze(v) for k, v in x.items()})
+    if isinstance(x, (list, tuple)):
+        return tuple(_freeze(v) for v in x)
+    return x
+
+
+def _thaw(x: Any) -> Any:
+    if isinstance(x, Mapping):
+        return {k: _thaw(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_thaw(v) for v in x]
+    return x
+
+
+# ----------------------------------------------------------------------------- cross-field checks
+def _check_env(env: EnvConfig) -> None:
+    """The env's own validation (preset, simulator overrides, weights, shift), as one error."""
+    from hitl_env.envs.base import episode_settings
+
+    if env.router is not None and env.id != SHARED_SUPERVISOR_ID:
+        raise ConfigError(f"env.router applies only to {SHARED_SUPERVISOR_ID}, not to {env.id}")
+    kw = env.kwargs()
+    kw.pop("router", None)
+    try:
+        episode_settings(**kw)
+    except ConfigError as e:
+        raise ConfigError(f"env: {e}") from None
+    except ValueError as e:
+        raise ConfigError(f"env: {e}") from None
+
+
+def algorithm_class(name: str) -> type:
+    """The stable-baselines3 (or sb3-contrib) class of an algorithm name."""
+    if name == "MaskablePPO":
+        try:
+            from sb3_contrib import MaskablePPO
+        except ImportError:
+            raise ConfigError("algorithm MaskablePPO needs sb3-contrib: pip install sb3-contrib") from None
+        return MaskablePPO
+    import stable_baselines3
+
+    return getattr(stable_baselines3, name)
+
+
+def _check_algorithm(cfg: TrainConfig) -> None:
+    cls = algorithm_class(cfg.algorithm)
+    _check_names(cls.__init__, cfg.hyperparameters, "hyperparameters", f"of {cfg.algorithm}", RESERVED)
+    policy = cls.policy_aliases["MlpPolicy"]
+    reserved = ("self", "observation_space", "action_space", "lr_schedule")
+    _check_names(policy.__init__, cfg.policy_kwargs, "policy_kwargs", f"of {policy.__name__}", reserved)
+    act = cfg.policy_kwargs.get("activation_fn")
+    if act is not None and act not in ACTIVATIONS:
+        raise ConfigError(f"policy_kwargs.activation_fn={act!r} is not allowed; choices: {', '.join(ACTIVATIONS)}")
+    if cfg.algorithm in ("PPO", "MaskablePPO"):
+        n_steps = cfg.hyperparameters.get("n_steps", 2048)
+        if isinstance(n_steps, int) and n_steps * cfg.n_envs < 2:
+            raise ConfigError("hyperparameters.n_steps * n_envs must be at least 2")
+
+
+def _check_names(fn: Any, given: Mapping[str, Any], key: str, of: str, reserved: tuple[str, ...]) -> None:
+    allowed = sorted(set(inspect.signature(fn).parameters) - set(reserved) - {"args", "kwargs"})
+    for name in given:
+        if name not in allowed:
+            hint = " (set by hitl-train)" if name in reserved else ""
+            raise ConfigError(f"unknown key '{key}.{name}'{hint}: not a parameter {of}; allowed: {', '.join(allowed)}")
+
+
+def activation(name: str) -> type:
+    """The torch module of an activation name in :data:`ACTIVATIONS`."""
+    import torch.nn as nn
+
+    return {"tanh": nn.Tanh, "relu": nn.ReLU, "elu": nn.ELU, "leaky_relu": nn.LeakyReLU, "gelu": nn.GELU,
+            "silu": nn.SiLU}[name]  # fmt: skip
+
+
+__all__ = ["ALGORITHMS", "ENV_IDS", "EnvConfig", "TrainConfig", "build", "load_train_config"]

@@ -1,0 +1,116 @@
+"""Training envs: the configured env, with episode statistics, in a seeded vector env.
+
+:class:`EpisodeStats` adds ``info["episode_stats"]`` at the end of every episode: the episode's
+sum of each reward component (``reward/<component>``, unweighted, from
+``info["vector_reward"]``) and the shift's operational KPIs (``kpi/...``, :func:`shift_kpis`),
+read from the simulation core's records. The training callback and the evaluation callback
+log them to TensorBoard.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+from collections.abc import Mapping, Sequence
+from functools import partial
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from hitl_env.rewards import COMPONENTS
+from hitl_env.sim.team import ESCALATIONS
+from train.config import EnvConfig
+
+
+def shift_kpis(rec: Mapping[str, Sequence[Any]], t_arrival: Sequence[float]) -> dict[str, float]:
+    """Operational KPIs of a simulated shift (a team simulation's records), over its closed chats.
+
+    ``kpi/all/*`` over every closed chat and ``kpi/ai/*`` over the AI-routed ones: mean
+    ``rating`` (the satisfaction every customer would rate, 1-5), ``duration_min``,
+    ``abandonment`` and ``retrial`` rates. ``kpi/ai_share``: share of chats routed to the AI.
+    ``kpi/escalation/<kind>``: share of the closed AI chats by escalation (none, technical,
+    emotional, human). ``kpi/takeover_round`` and ``kpi/takeover_min``: mean AI rounds and minutes
+    since arrival at a human takeover (NaN without one).
+    """
+    end = np.asarray(rec["end_t"], float)
+    closed = ~np.isnan(end)
+    ai = closed & np.asarray(rec["routed_ai"], bool)
+    duration = (end - np.asarray(t_arrival, float)) / 60.0
+    columns = {
+        "rating": np.asarray(rec["satisfaction"], float),
+        "duration_min": duration,
+        "abandonment": np.asarray(rec["abandoned"], float),
+        "retrial": np.asarray(rec["retrial"], float),
+    }
+    out: dict[str, float] = {}
+    for scope, sel in (("all", closed), ("ai", ai)):
+        for name, col in columns.items():
+            out[f"kpi/{scope}/{name}"] = _mean(col[sel])
+    out["kpi/ai_share"] = float(ai.sum() / closed.sum()) if closed.any() else float("nan")
+    esc = np.asarray(rec["escalation"])[ai]
+    for code, kind in enumerate(ESCALATIONS):
+        out[f"kpi/escalation/{kind}"] = float((esc == code).mean()) if len(esc) else float("nan")
+    human = ai & (np.asarray(rec["escalation"]) == ESCALATIONS.index("human"))
+    out["kpi/takeover_round"] = _mean(np.asarray(rec["takeover_round"], float)[human])
+    out["kpi/takeover_min"] = _mean(np.asarray(rec["takeover_t"], float)[human] / 60.0)
+    return out
+
+
+def _mean(x: np.ndarray) -> float:
+    x = x[~np.isnan(x)]
+    return float(x.mean()) if len(x) else float("nan")
+
+
+class EpisodeStats(gym.Wrapper):
+    """Adds ``info["episode_stats"]`` (reward components and KPIs) at the end of each episode.
+
+    Works on any env whose unwrapped env exposes the running core as ``sim`` (the ``hitl_env``
+    Gymnasium envs, :class:`~train.multi_agent.SharedSupervisorEnv`).
+    """
+
+    def __init__(self, env: gym.Env) -> None:
+        super().__init__(env)
+        self._sum = np.zeros(len(COMPONENTS), np.float64)
+
+    def reset(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
+        self._sum[:] = 0.0
+        return self.env.reset(**kwargs)
+
+    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        self._sum += info["vector_reward"]
+        if terminated or truncated:
+            sim = self.env.unwrapped.sim
+            stats = {f"reward/{c}": float(v) for c, v in zip(COMPONENTS, self._sum, strict=True)}
+            info = {**info, "episode_stats": {**stats, **shift_kpis(sim.rec, sim.t_arr)}}
+        return obs, reward, terminated, truncated, info
+
+
+def make_env(env_cfg: EnvConfig, in_subprocess: bool = False) -> gym.Env:
+    """The configured env, wrapped with :class:`EpisodeStats` (no torch: cheap in worker processes)."""
+    if in_subprocess:  # Ctrl-C is the main process's to handle: it saves the model, then closes us
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    import hitl_env  # noqa: F401  (registers the hitl_env envs)
+    import train  # noqa: F401  (registers hitl_train/SharedSupervisor-v0)
+
+    return EpisodeStats(gym.make(env_cfg.id, **env_cfg.kwargs()))
+
+
+def make_vec_env(env_cfg: EnvConfig, n_envs: int, seed: int, kind: str = "dummy") -> Any:
+    """``n_envs`` seeded envs (env ``i`` first resets with ``seed + i``) in a monitored stable-baselines3 VecEnv.
+
+    ``subproc`` steps each env in a process of its own (Ctrl-C ignored there), ``dummy`` all in
+    this one; ``VecMonitor`` records the episode returns and lengths.
+    """
+    from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecMonitor
+
+    if kind == "subproc" and n_envs > 1:
+        # fork starts workers in a fraction of a second (forkserver re-imports everything, seconds);
+        # the workers only step the simulator (numpy and Python, never torch), so forking is safe
+        method = "fork" if sys.platform == "linux" else None
+        venv = SubprocVecEnv([partial(make_env, env_cfg, True) for _ in range(n_envs)], start_method=method)
+    else:
+        venv = DummyVecEnv([partial(make_env, env_cfg, False) for _ in range(n_envs)])
+    venv.seed(seed)
+    return VecMonitor(venv)
