@@ -303,7 +303,6 @@ policy_kwargs: {net_arch: [8]}
 
 def test_weight_sweep_with_hitl_train(tmp_path: Path) -> None:
     """The sweep through the real ``train.cli.main``: 64 steps of MaskablePPO per weight value."""
-    pytest.importorskip("train.cli")
     (tmp_path / "tiny.yaml").write_text(TINY_TRAIN)
     args = ["--sweep-weights", "worker_time=0,0.5", "--train-config", str(tmp_path / "tiny.yaml"), "--seeds", "2",
             "--team-size", "3", "--shift-hours", "2", "--bootstrap", "100", "--no-curves", "--quiet",

@@ -16,10 +16,6 @@ import numpy as np
 import pytest
 import yaml
 
-pytest.importorskip("stable_baselines3")
-pytest.importorskip("sb3_contrib")
-pytest.importorskip("tensorboard")
-
 import agents
 import hitl_env  # noqa: F401
 import train  # noqa: F401
