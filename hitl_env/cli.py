@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from hitl_env.config import Config, ConfigError, load_config, parse_overrides
+from hitl_env.config import Config, ConfigError, load_config, parse_overrides, with_overrides
 from hitl_env.sim.run import simulate
 from hitl_env.sim.team import ESCALATIONS
 
@@ -52,9 +52,7 @@ def config_from_args(preset: str, overrides: list[str], days: int | None, worker
         e = cfg.experiment
         pre = round(days * e.days_pre / e.days) if e.days else days
         extra.update({"experiment.days_pre": pre, "experiment.days_post": days - pre})
-    if not extra:
-        return cfg
-    return load_config(preset, {**parse_overrides(overrides), **extra})
+    return with_overrides(cfg, extra) if extra else cfg
 
 
 def summarize(df: pd.DataFrame, cfg: Config, runtime_s: float) -> dict[str, Any]:

@@ -315,6 +315,11 @@ def _scalar(tp: Any, value: Any, path: str) -> Any:
     return value
 
 
+def read_yaml(text: str) -> Any:
+    """Parse YAML as this project does everywhere (``1e-3`` is a number, not a string)."""
+    return yaml.load(text, Loader=_Loader)
+
+
 def preset_names() -> list[str]:
     """Names of the bundled YAML presets."""
     names = {p.stem for d in _PRESET_DIRS if d.is_dir() for p in d.glob("*.yaml")}
@@ -332,7 +337,7 @@ def _read_yaml(preset_or_path: str | Path) -> dict[str, Any]:
             raise ConfigError(f"unknown preset {str(preset_or_path)!r}; presets: {', '.join(preset_names())}")
     if not path.is_file():
         raise ConfigError(f"config file {str(path)!r} does not exist")
-    data = yaml.load(path.read_text(), Loader=_Loader) or {}
+    data = read_yaml(path.read_text()) or {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path} must hold a mapping at the top level")
     return data
@@ -345,7 +350,7 @@ def parse_overrides(items: list[str] | None) -> dict[str, Any]:
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
             raise ConfigError(f"--set expects KEY=VALUE with a dotted key, got {item!r}")
-        out[key.strip()] = yaml.load(raw, Loader=_Loader) if raw.strip() else None
+        out[key.strip()] = read_yaml(raw) if raw.strip() else None
     return out
 
 

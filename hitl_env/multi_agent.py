@@ -24,7 +24,7 @@ from pettingzoo.utils.wrappers import OrderEnforcingWrapper
 
 from hitl_env.envs.base import Defer, build_episode, episode_settings
 from hitl_env.envs.observations import RouterObs, SupervisorObs
-from hitl_env.envs.render import render
+from hitl_env.envs.render import RENDER_MODES, check_render_mode, render
 from hitl_env.rewards import COMPONENTS, scalarize, vector_reward
 from hitl_env.sim.team import TeamSim
 
@@ -123,7 +123,7 @@ class _Shift:
 class _TeamAgents:
     """What both envs share: construction, seeding, spaces, rendering, the pending decision."""
 
-    metadata = {"name": "hitl_team_v0", "render_modes": ["ansi", "rgb_array"], "render_fps": 4}
+    metadata = {"name": "hitl_team_v0", "render_modes": list(RENDER_MODES), "render_fps": 4}
 
     def __init__(
         self,
@@ -136,8 +136,7 @@ class _TeamAgents:
         rating: str = "dense",
         render_mode: str | None = None,
     ) -> None:
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None")
+        check_render_mode(render_mode)
         self._shift = _Shift(
             preset=preset, overrides=overrides, team_size=team_size, shift_hours=shift_hours,
             start_hour=start_hour, reward_weights=reward_weights, rating=rating,

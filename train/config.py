@@ -45,9 +45,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from hitl_env.config import ConfigError, FrozenDict, _Loader, apply_overrides, param
+from hitl_env.config import ConfigError, FrozenDict, apply_overrides, param, read_yaml
 from hitl_env.rewards import RATING_MODES
 
 ALGORITHMS = ("PPO", "MaskablePPO", "DQN", "A2C")
@@ -129,7 +127,7 @@ def load_train_config(path: str | Path | None = None, overrides: Mapping[str, An
         path = Path(path)
         if not path.is_file():
             raise ConfigError(f"config file {str(path)!r} does not exist")
-        data = yaml.load(path.read_text(), Loader=_Loader) or {}
+        data = read_yaml(path.read_text()) or {}
         if not isinstance(data, dict):
             raise ConfigError(f"{path} must hold a mapping at the top level")
     return build(_apply(data, overrides or {}))

@@ -16,6 +16,7 @@ import numpy as np
 
 from hitl_env.config import Config, load_config, with_overrides
 from hitl_env.envs.observations import SupervisorObs
+from hitl_env.envs.render import RENDER_MODES, check_render_mode
 from hitl_env.rewards import COMPONENTS, RATING_MODES, scalarize, validate_weights, vector_reward
 from hitl_env.sim.hooks import PENDING
 from hitl_env.sim.population import HOUR_S, draw_chats, draw_workers
@@ -101,7 +102,7 @@ def build_episode(cfg: Config, rng: np.random.Generator, router: Any, supervisor
 class TeamEnv(gym.Env):
     """Base of the single-agent envs: an episode is one team's shift, a step one decision."""
 
-    metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
+    metadata = {"render_modes": list(RENDER_MODES), "render_fps": 4}
 
     def __init__(
         self,
@@ -114,8 +115,7 @@ class TeamEnv(gym.Env):
         rating: str = "dense",
         render_mode: str | None = None,
     ) -> None:
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None")
+        check_render_mode(render_mode)
         self.settings = episode_settings(preset, overrides, team_size, shift_hours, start_hour, reward_weights, rating)
         self.cfg, self.render_mode = self.settings.cfg, render_mode
         self.obs = self.observation_type(self.cfg, self.settings.shift_start_s, self.settings.shift_s)
@@ -165,12 +165,15 @@ class TeamEnv(gym.Env):
         return self.obs(self.decision[1])
 
     def _info(self, vec: np.ndarray) -> dict[str, Any]:
-        mask = self.obs.mask(self.decision[1]) if self.decision is not None else np.array([1, 0], np.int8)
-        return {"vector_reward": vec, "action_mask": mask, "time_s": self._now()}
+        return {"vector_reward": vec, "action_mask": self._mask(), "time_s": self._now()}
+
+    def _mask(self) -> np.ndarray:
+        """The pending decision's mask; ``[1, 0]`` when none is pending."""
+        return self.obs.mask(self.decision[1]) if self.decision is not None else np.array([1, 0], np.int8)
 
     def action_masks(self) -> np.ndarray:
         """The current action mask as booleans (for sb3-contrib's MaskablePPO)."""
-        return self._info(np.zeros(len(COMPONENTS), np.float32))["action_mask"].astype(bool)
+        return self._mask().astype(bool)
 
     def _now(self) -> float:
         """Time of the pending decision; the shift's end once none is pending."""

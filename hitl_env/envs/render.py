@@ -7,6 +7,13 @@ from typing import Any
 import numpy as np
 
 WIDTH, HEIGHT = 480, 320
+RENDER_MODES = ("ansi", "rgb_array")
+
+
+def check_render_mode(mode: str | None) -> None:
+    """Reject a render mode the envs do not offer (None means no rendering)."""
+    if mode is not None and mode not in RENDER_MODES:
+        raise ValueError(f"render_mode must be one of {list(RENDER_MODES)} or None")
 
 
 def render(sim: Any, time_s: float, mode: str) -> str | np.ndarray:
