@@ -117,3 +117,23 @@ def test_counters_drain_and_satisfaction_is_the_rating_when_rated() -> None:
     assert len(rated) > 100
     assert (rated.rating == rated.satisfaction).all()
     assert df.satisfaction.between(1, 5).all()
+
+
+def test_ai_transcript_saves_work_only_in_categories_within_the_ais_scope() -> None:
+    class AllToAI:
+        def route(self, view: object) -> bool:
+            return True
+
+    cfg = small(**{"experiment.treatment_share": 1.0})
+    sim = build_team(team_jobs(cfg, seed=0, router=AllToAI(), supervisor=NeverTakeover())[0])
+    assert sim.run() is None
+    cats = list(cfg.categories.values())
+    zeta, sigma = cfg.ai.handoff_work, cfg.effort.scope_exponent
+    seen = {True: 0, False: 0}
+    for c, kind in enumerate(sim.rec["escalation"]):
+        if kind and not sim.rec["abandoned"][c]:
+            in_scope = cats[sim.category[c]].ai_solvable > 0.0
+            share = zeta if in_scope else 1.0
+            assert sim.need[c] == pytest.approx(sim.L.work[c] * share * sim.rec["effort"][c] ** sigma)
+            seen[in_scope] += 1
+    assert zeta < 1.0 and min(seen.values()) > 20  # both kinds of category were escalated

@@ -76,6 +76,8 @@ class TeamSim:
         cats = list(cfg.categories.values())
         self.cat_eligible = [c.eligible for c in cats]
         self.cat_attention = [c.attention for c in cats]
+        # the AI's transcript saves human work only in categories within its scope (ai_solvable > 0)
+        self.cat_handoff = [cfg.ai.handoff_work if c.ai_solvable > 0.0 else 1.0 for c in cats]
         self.post_start = cfg.experiment.days_pre * DAY_S
         self.rounds_model = cfg.service.model == "rounds"
         sv, ef, em = cfg.service, cfg.effort, cfg.emotion
@@ -436,7 +438,7 @@ class TeamSim:
         late = max(0, n - ef.lateness_grace_rounds)
         excess = max(0.0, f - ef.frustration_grace)
         effort = max(ef.floor, math.exp(-ef.frustration_slope * excess - ef.lateness_slope * late))
-        work = self.L.work[c] * self.cfg.ai.handoff_work * effort**ef.scope_exponent  # disengaged: less done
+        work = self.L.work[c] * self.cat_handoff[self.category[c]] * effort**ef.scope_exponent  # disengaged: less done
         t_start = t + self.cfg.service.handoff_read_s
         self._start_human(c, rec["worker"][c], t_start, effort, work, self.cfg.ai.escalated_attention)
 
