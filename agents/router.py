@@ -16,7 +16,7 @@ from agents.base import Deterministic, masked
 from hitl_env.config import Config, load_config
 
 # Indices of the Router-v0 observation table; the category one-hot starts at CATEGORY.
-RULE_ELIGIBLE, AI_ALLOWED, QUEUE, HELD, ONLINE, SHIFT_PROGRESS, CATEGORY = range(7)
+RULE_ELIGIBLE, AI_ALLOWED, QUEUE_PER_WORKER, LOAD, ONLINE_SHARE, SHIFT_PROGRESS, CATEGORY = range(7)
 
 
 class RuleBased(Deterministic):

@@ -26,12 +26,12 @@ SUPERVISOR_FIELDS = (  # name, low, high
     ("can_takeover", 0.0, 1.0),
     ("shift_progress", 0.0, 3.0),
 )
-ROUTER_FIELDS = (
+ROUTER_FIELDS = (  # loads per online worker and shares, so every input is of order 1
     ("rule_eligible", 0.0, 1.0),
     ("ai_allowed", 0.0, 1.0),
-    ("queue", 0.0, 10_000.0),
-    ("held", 0.0, 10_000.0),
-    ("online", 0.0, 1_000.0),
+    ("queue_per_worker", 0.0, 1_000.0),
+    ("load", 0.0, 50.0),
+    ("online_share", 0.0, 1.0),
     ("shift_progress", 0.0, 3.0),
 )
 
@@ -78,8 +78,14 @@ class RouterObs(_Obs):
 
     fields = ROUTER_FIELDS
 
+    def __init__(self, cfg: Config, shift_start_s: float, shift_s: float) -> None:
+        super().__init__(cfg, shift_start_s, shift_s)
+        self.team_size = cfg.experiment.team_size
+
     def __call__(self, v: ArrivalView) -> np.ndarray:
-        values = (v.rule_eligible, self.allowed[v.category], v.queue, v.held, v.online, self._progress(v.time_s))
+        per = 1.0 / max(1, v.online)
+        values = (v.rule_eligible, self.allowed[v.category], v.queue * per, v.held * per, v.online / self.team_size,
+                  self._progress(v.time_s))  # fmt: skip
         return self._vector(values, v.category)
 
     def mask(self, v: ArrivalView) -> np.ndarray:

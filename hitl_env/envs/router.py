@@ -25,15 +25,16 @@ class RouterEnv(TeamEnv):
 
     ## Observation Space
     ``Box(float32)`` of shape ``(6 + n_categories,)``: the arriving chat's observable features
-    and the current load, clipped to the bounds.
+    and the current load, clipped to the bounds. Loads are per online worker (a count where
+    nobody is online) and every value is of order 1, so networks need no input normalization.
 
     | index | observation | min | max |
     |-------|-------------|-----|-----|
     | 0 | 1 if the paper's rule marks the category eligible | 0 | 1 |
     | 1 | 1 if the category may go to the AI | 0 | 1 |
-    | 2 | chats waiting in the team's queue | 0 | 10000 |
-    | 3 | chats held by the team's workers | 0 | 10000 |
-    | 4 | online workers | 0 | 1000 |
+    | 2 | chats waiting in the team's queue, per online worker | 0 | 1000 |
+    | 3 | chats held by the team's workers, per online worker | 0 | 50 |
+    | 4 | online workers, as a share of the team | 0 | 1 |
     | 5 | time since the shift started, in shifts | 0 | 3 |
     | 6... | issue category, one-hot | 0 | 1 |
 
