@@ -106,24 +106,37 @@ def fit_did(frame: pd.DataFrame, ys: list[str], mask: np.ndarray) -> dict[str, E
     """The ``treat_post`` coefficient of the DiD regression of each of ``ys`` on the chats in ``mask``.
 
     One pyfixest call for all ``ys`` (it demeans them together). NaN where the sample cannot
-    identify it (no treated or no control post-period chats).
+    identify it: no treated or no control post-period chats, no treated worker with chats both
+    before and after the switch (the worker fixed effects absorb the rest), or a sample so small
+    that the fixed effects absorb everything (a policy that sends almost no chat to the AI).
     """
     import pyfixest as pf
 
     d = frame.loc[mask & frame["assigned"].to_numpy(), ["worker_id", "day", "category", "treat_post", "load", *ys]]
     treated_post = d["treat_post"].to_numpy() > 0
     control_post = (d["day"].to_numpy() >= frame.loc[frame["post"], "day"].min()) & ~treated_post
+    none = dict.fromkeys(ys, Estimate(NAN, NAN, NAN))
     if not treated_post.any() or not control_post.any():
-        return dict.fromkeys(ys, Estimate(NAN, NAN, NAN))
+        return none
+    if not d.groupby("worker_id", observed=True)["treat_post"].nunique().gt(1).any():
+        return none
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pyfixest notes the singleton fixed effects it drops
-        fit = pf.feols(FORMULA.format(y=" + ".join(ys)), data=d, vcov={"CRV1": "worker_id"}, copy_data=False,
-                       store_data=False)  # fmt: skip
+        try:
+            fit = pf.feols(FORMULA.format(y=" + ".join(ys)), data=d, vcov={"CRV1": "worker_id"}, copy_data=False,
+                           store_data=False)  # fmt: skip
+        except ValueError as e:  # every regressor collinear with the fixed effects
+            if "collinear" not in str(e):
+                raise
+            return none
     models = {k.split("~")[0].strip(): m for k, m in fit.all_fitted_models.items()} if len(ys) > 1 else {ys[0]: fit}
-    return {
-        y: Estimate(float(m.coef()["treat_post"]), float(m.se()["treat_post"]), float(m.pvalue()["treat_post"]))
-        for y, m in ((y, models[y]) for y in ys)
-    }
+    out = {}
+    for y in ys:
+        coef, se, p = models[y].coef(), models[y].se(), models[y].pvalue()
+        # pyfixest drops treat_post where it is collinear with the fixed effects
+        k = "treat_post"
+        out[y] = Estimate(float(coef[k]), float(se[k]), float(p[k])) if k in coef.index else none[y]
+    return out
 
 
 def pct(e: Estimate, true_diff: float = NAN) -> Estimate:

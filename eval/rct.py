@@ -11,8 +11,19 @@ Example::
 
     hitl-rct --preset taobao_2024 --workers 100 --seed 1 --out runs/rct
 
-A policy (``--supervisor``, ``--router``) is one of :data:`POLICIES`' names; saved models are
-not supported yet. Exit codes: 0 done, 2 a config or policy error.
+A policy (``--supervisor POLICY``, ``--router POLICY``) is a heuristic's name, with parameters
+(``sentiment_threshold:level=-1``; ``agents.SUPERVISOR_POLICIES`` for ``--supervisor``,
+``agents.ROUTER_POLICIES`` for ``--router``), or the path of a
+model saved by ``hitl-train`` on ``Supervisor-v0`` (or the shared-supervisor env) or ``Router-v0``
+respectively. The defaults are the core's own hooks, :data:`POLICIES`: ``paper_workers`` (the
+calibrated workers, ``supervisor.*``), ``algorithm_only`` (no hand takeovers) and ``rule_based``
+(the category rule). Any other policy decides through :class:`agents.hooks.PolicyHook`, which
+builds each decision's observation as the env does (the shift progress is the deciding worker's,
+or the mean of the running shifts for a routing decision) and reseeds every team's policy from
+``--seed``. A ``paper_workers`` spec with parameters is the policy of :mod:`agents.supervisor`:
+equal to the core's in distribution, not draw for draw.
+
+Exit codes: 0 done, 2 a config or policy error.
 """
 
 from __future__ import annotations
@@ -40,34 +51,59 @@ POLICIES: dict[str, dict[str, PolicyFactory]] = {
     "router": {"rule_based": lambda cfg: None},  # None: the simulator's own category rule
 }
 DEFAULTS = {"supervisor": "paper_workers", "router": "rule_based"}
+EXAMPLES = {"supervisor": "sentiment_threshold:level=-1", "router": "confidence_threshold:threshold=0.4"}
 
 
 class PolicyError(ValueError):
-    """A policy name that is neither a known heuristic nor a loadable saved model."""
+    """A policy that is neither a known heuristic nor a loadable saved model of the right kind."""
 
 
-def resolve_policy(kind: str, name: str, cfg: Config) -> object:
+def resolve_policy(kind: str, name: str, cfg: Config, seed: int = 0) -> object:
     """The hook object for a ``--supervisor`` or ``--router`` argument.
 
     Args:
         kind: ``supervisor`` or ``router``.
-        name: a heuristic's name (a key of ``POLICIES[kind]``) or the path of a saved model.
+        name: a core hook's name (a key of ``POLICIES[kind]``), a heuristic spec of that kind
+            (``"sentiment_threshold:level=-1"``), or the path of a saved model for that kind.
         cfg: the run's config (heuristics read their parameters from it).
+        seed: the run's seed (randomized policies are reseeded from it per team).
 
     Raises:
-        PolicyError: unknown name, missing file, or a saved model (not supported yet).
+        PolicyError: unknown name, a policy of the other kind, bad parameters, missing file, a
+            model of another env, or a file that is not a saved model.
     """
-    registry = POLICIES[kind]
-    if name in registry:
-        return registry[name](cfg)
-    available = ", ".join(registry)
-    if Path(name).exists():
-        raise PolicyError(f"--{kind} {name}: saved models are not supported yet; available: {available}")
-    raise PolicyError(f"--{kind} {name!r} is neither a policy name nor an existing file; available: {available}")
+    if name in POLICIES[kind]:
+        return POLICIES[kind][name](cfg)
+    from agents.hooks import PolicyHook
+
+    try:
+        return PolicyHook(kind, name, cfg, seed)
+    except (ValueError, TypeError, ImportError) as e:
+        raise PolicyError(f"--{kind} {name}: {' '.join(str(e).split())}") from None
+
+
+def policy_names(kind: str) -> list[str]:
+    """The policies ``--supervisor`` or ``--router`` takes by name: the core's, then the agents'."""
+    from agents.hooks import POLICIES as AGENTS
+
+    return [*POLICIES[kind], *(n for n in AGENTS[kind] if n not in POLICIES[kind])]
+
+
+class _Parser(argparse.ArgumentParser):
+    """Lists the policies in the help; only printing it imports the agents package for their names."""
+
+    def format_help(self) -> str:
+        self.epilog = (
+            "POLICY: a heuristic's name, with parameters (name:key=value,...), or the path of a model "
+            "saved by hitl-train on Supervisor-v0 (--supervisor) or Router-v0 (--router). "
+            + "; ".join(f"{kind.capitalize()} policies: {', '.join(policy_names(kind))}" for kind in DEFAULTS)
+            + ". E.g. " + " ".join(f"--{kind} {example}" for kind, example in EXAMPLES.items()) + "."
+        )  # fmt: skip
+        return super().format_help()
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n")[0])
+    p = _Parser(prog=PROG, description=__doc__.split("\n")[0])
     p.add_argument("--preset", default="taobao_2024", help="preset name or YAML path (default: taobao_2024)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config field by dotted key; repeatable")  # fmt: skip
@@ -77,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of every random draw (default 0)")
     for kind, default in DEFAULTS.items():
         p.add_argument(f"--{kind}", default=default, metavar="POLICY",
-                       help=f"{', '.join(POLICIES[kind])} or a saved model (default: {default})")  # fmt: skip
+                       help=f"a {kind} heuristic or saved model, see below (default: {default})")  # fmt: skip
     p.add_argument("--jobs", type=int, default=None, help="processes (default: all cores)")
     p.add_argument("--out", required=True, type=Path, help="output directory")
     p.add_argument("--no-plot", action="store_true", help="skip estimates.png")
@@ -172,11 +208,11 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         cfg, cf_cfg = experiment_configs(args.preset, overrides_from_args(args))
-        hooks = {kind: resolve_policy(kind, getattr(args, kind), cfg) for kind in DEFAULTS}
         if args.jobs is not None and args.jobs < 1:
             raise ConfigError("--jobs must be at least 1")
         if args.seed < 0:
             raise ConfigError(f"--seed must be a non-negative integer, got {args.seed}")
+        hooks = {kind: resolve_policy(kind, getattr(args, kind), cfg, args.seed) for kind in DEFAULTS}
     except (ConfigError, PolicyError) as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 2

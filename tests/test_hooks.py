@@ -137,3 +137,21 @@ def test_ai_transcript_saves_work_only_in_categories_within_the_ais_scope() -> N
             assert sim.need[c] == pytest.approx(sim.L.work[c] * share * sim.rec["effort"][c] ** sigma)
             seen[in_scope] += 1
     assert zeta < 1.0 and min(seen.values()) > 20  # both kinds of category were escalated
+
+
+def test_a_hook_with_for_team_decides_each_team_with_the_hook_it_returns() -> None:
+    cfg = small(**{"experiment.workers": 25})  # 3 teams
+
+    class PerTeam:
+        def __init__(self) -> None:
+            self.bound: list[tuple[int, list[int]]] = []
+
+        def for_team(self, team: int, workers: object) -> NeverTakeover:
+            self.bound.append((team, workers.shift_start_h.tolist()))  # type: ignore[attr-defined]
+            return NeverTakeover()
+
+    hook = PerTeam()
+    df = hitl_env.simulate(cfg, seed=1, supervisor=hook)
+    assert hook.bound == [(job.team, job.workers.shift_start_h.tolist()) for job in team_jobs(cfg, seed=1)]
+    pd.testing.assert_frame_equal(df, hitl_env.simulate(cfg, seed=1, supervisor=NeverTakeover()))
+    assert (df["escalation"] != "human").all()

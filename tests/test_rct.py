@@ -140,8 +140,8 @@ def test_guard_timing_and_attention_findings(guard) -> None:
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--supervisor", "clairvoyant"], "available: paper_workers, algorithm_only"),
-        (["--router", "models/missing.zip"], "available: rule_based"),
+        (["--supervisor", "clairvoyant"], "supervisor policies: algorithm_only, paper_workers"),
+        (["--router", "models/missing.zip"], "no saved model at 'models/missing.zip'"),
         (["--set", "experiment.workers=0"], "experiment.workers"),
         (["--days-post", "0"], "treatment-period"),
         (["--seed", "-1"], "--seed"),
@@ -154,11 +154,11 @@ def test_bad_arguments_exit_2_with_one_line(tmp_path: Path, capsys, args: list[s
     assert not (tmp_path / "out").exists()
 
 
-def test_saved_model_is_refused_for_now(tmp_path: Path, capsys) -> None:
+def test_a_file_not_saved_by_hitl_train_is_refused(tmp_path: Path, capsys) -> None:
     model = tmp_path / "policy.zip"
     model.write_bytes(b"")
     assert main(["--supervisor", str(model), "--out", str(tmp_path / "out")]) == 2
-    assert "saved models are not supported yet" in capsys.readouterr().err
+    assert "is it a model saved by hitl-train?" in capsys.readouterr().err
 
 
 def test_algorithm_only_has_no_human_initiated_escalations(tmp_path: Path) -> None:

@@ -4,7 +4,9 @@ A *router* decides at each arrival whether the chat is AI-eligible; a *superviso
 after each AI round (once the algorithmic triggers have not fired) whether the worker takes
 over. Both see only observable quantities, gathered in a view. A hook may also return
 :data:`PENDING`: the simulation then pauses and hands the decision to its caller (this is how
-the Gymnasium and PettingZoo envs turn the decisions into actions).
+the Gymnasium and PettingZoo envs turn the decisions into actions). A hook that needs its team
+(the workers' shifts, a random stream per team) defines ``for_team(team, workers)``, and
+:func:`hitl_env.sim.run.simulate` decides each team with the hook it returns.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -60,11 +61,25 @@ def _n_teams(cfg: Config) -> int:
     return -(-cfg.experiment.workers // cfg.experiment.team_size)
 
 
+def team_hook(hook: Any, job: TeamJob) -> Any:
+    """The hook team ``job.team`` decides with.
+
+    A hook may define ``for_team(team, workers)``, returning the hook for one team: one that
+    needs the team's workers (their shift starts) or a random stream of its own per team, so
+    that the records do not depend on how teams are spread over processes. It is called where
+    the team is simulated, so what it builds (a loaded model) never crosses processes. Any
+    other hook decides for every team as it is.
+    """
+    bind = getattr(hook, "for_team", None)
+    return hook if bind is None else bind(job.team, job.workers)
+
+
 def build_team(job: TeamJob) -> TeamSim:
     """The team's simulation, ready to :meth:`~TeamSim.run`."""
     arrivals_seed, dynamics_seed = job.seed.spawn(2)
     chats = draw_chats(job.cfg, job.workers.shift_start_h, np.random.default_rng(arrivals_seed))
-    return TeamSim(job.cfg, job.workers, chats, np.random.default_rng(dynamics_seed), job.router, job.supervisor)
+    router, supervisor = team_hook(job.router, job), team_hook(job.supervisor, job)
+    return TeamSim(job.cfg, job.workers, chats, np.random.default_rng(dynamics_seed), router, supervisor)
 
 
 def run_team(job: TeamJob) -> pd.DataFrame:
@@ -157,7 +172,8 @@ def simulate(
         config: a :class:`~hitl_env.config.Config` (see :func:`hitl_env.load_config`).
         seed: the seed of every random draw; the same seed gives identical records.
         router: eligibility hook (default: the category rule of the config).
-        supervisor: takeover hook (default: the paper's workers, ``config.supervisor``).
+        supervisor: takeover hook (default: the paper's workers, ``config.supervisor``). A hook
+            with ``for_team`` is bound to each team (:func:`team_hook`).
         n_jobs: processes to spread teams over (None: all cores). Results do not depend on it.
         progress: called with the number of teams finished so far, after each team.
 
