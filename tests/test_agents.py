@@ -224,6 +224,14 @@ def test_routers_on_the_real_env_respect_masks_and_names() -> None:
 # 10, one 8-hour shift, default reward weights, dense rating). A heuristic passes when the 95%
 # t-interval of its paired return difference with `random` (p=0.5) lies above the margin.
 # Margins are about half the mean differences measured on these seeds (see the reasons below).
+#
+# No weighting lets both `always_takeover` and `algorithm_only` beat `random` in this model.
+# Per shift (20 seeds), against random: always_takeover rating +7.0, duration +5.6 min, worker
+# time -26.1 min, retrial +0.1, abandonment +0.6; algorithm_only -21.8, -27.9 min, +59.7 min,
+# -0.7, -2.2. Only worker time favours algorithm_only, so it needs w_worker_time > 0.365 +
+# 0.467 w_duration + ... (rating weight 1) while always_takeover needs w_worker_time < 0.268 +
+# 0.215 w_duration + ...: random (a takeover at round 1 or 2 on most chats) is close to a mixture
+# of the two. The default weights keep the operation's rating first; the xfails below say so.
 
 SUPERVISOR_SEEDS, SUPERVISOR_MARGIN = range(40), 3.5
 ROUTER_SEEDS, ROUTER_MARGIN = range(10), 24.0
