@@ -31,7 +31,7 @@ _REGISTRY = {**_SUPERVISORS, **_ROUTERS}
 SUPERVISOR_POLICIES: tuple[str, ...] = tuple(_SUPERVISORS)
 """Names of the policies for ``hitl_env/Supervisor-v0``."""
 ROUTER_POLICIES: tuple[str, ...] = tuple(_ROUTERS)
-"""Names of the policies for ``hitl_env/Router-v0`` (``random`` serves both envs)."""
+"""Names of the policies for ``hitl_env/Router-v1`` (``random`` serves both envs)."""
 
 
 def params_of(name: str) -> tuple[str, ...]:

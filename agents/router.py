@@ -1,4 +1,4 @@
-"""Heuristic routers for ``hitl_env/Router-v0``: send an arriving chat to the AI (1) or a human (0).
+"""Heuristic routers for ``hitl_env/Router-v1``: send an arriving chat to the AI (1) or a human (0).
 
 They read the observation by the indices of the env's observation table
 (:class:`hitl_env.envs.router.RouterEnv`) and never route to the AI where
@@ -15,7 +15,7 @@ import numpy as np
 from agents.base import Deterministic, masked
 from hitl_env.config import Config, load_config
 
-# Indices of the Router-v0 observation table; the category one-hot starts at CATEGORY.
+# Indices of the Router-v1 observation table; the category one-hot starts at CATEGORY.
 RULE_ELIGIBLE, AI_ALLOWED, QUEUE_PER_WORKER, LOAD, ONLINE_SHARE, SHIFT_PROGRESS, CATEGORY = range(7)
 
 

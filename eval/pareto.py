@@ -6,7 +6,7 @@ threshold sweeps are curves, evaluated on the same seeds:
 
 - ``Supervisor-v0``: ``sentiment_threshold`` over :data:`SENTIMENT_LEVELS` and
   ``rounds_threshold`` over :data:`ROUNDS_K`;
-- ``Router-v0``: ``confidence_threshold`` with each category's ``ai_solvable`` (from the run's
+- ``Router-v1``: ``confidence_threshold`` with each category's ``ai_solvable`` (from the run's
   config: an oracle's prior, the best a per-category score can be) as its score, over
   thresholds between consecutive scores, from every allowed category to the AI to none.
 

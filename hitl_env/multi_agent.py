@@ -123,7 +123,7 @@ class _Shift:
 class _TeamAgents:
     """What both envs share: construction, seeding, spaces, rendering, the pending decision."""
 
-    metadata = {"name": "hitl_team_v0", "render_modes": list(RENDER_MODES), "render_fps": 4}
+    metadata = {"name": "hitl_team_v1", "render_modes": list(RENDER_MODES), "render_fps": 4}
 
     def __init__(
         self,
@@ -194,7 +194,7 @@ class TeamAECEnv(_TeamAgents, AECEnv):
     ## Description
     One team of workers (``team_size``, default 10) works one shift of the calibrated operation
     (``preset``, default ``taobao_2024``), every worker with the AI on, as in the Gymnasium envs
-    ``hitl_env/Router-v0`` and ``hitl_env/Supervisor-v0``, but with every decision in the hands
+    ``hitl_env/Router-v1`` and ``hitl_env/Supervisor-v0``, but with every decision in the hands
     of an agent. Agents: ``router``, who decides at each arrival whether the chat is
     AI-eligible, and ``supervisor_0`` ... ``supervisor_{team_size-1}``, one per worker, who
     decides after each round of one of that worker's AI chats (once no algorithmic trigger has
@@ -211,7 +211,7 @@ class TeamAECEnv(_TeamAgents, AECEnv):
 
     ## Observation Space
     ``Dict({"observation": Box(float32), "action_mask": Box(0, 1, (2,), int8)})``. The router's
-    ``observation`` is ``Router-v0``'s observation, a supervisor's is ``Supervisor-v0``'s (see
+    ``observation`` is ``Router-v1``'s observation, a supervisor's is ``Supervisor-v0``'s (see
     their tables). An agent whose decision is not due observes zeros and the mask ``[1, 0]``.
 
     ## Rewards
@@ -238,6 +238,8 @@ class TeamAECEnv(_TeamAgents, AECEnv):
     for the Gymnasium envs; :func:`env` adds PettingZoo's ``OrderEnforcingWrapper``.
 
     ## Version History
+    * v1: the router's observation is ``Router-v1``'s (loads per online worker, online share);
+      an escalated chat of a category the AI cannot solve needs the full human work.
     * v0: initial version.
     """
 

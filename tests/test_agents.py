@@ -202,7 +202,7 @@ def test_supervisors_on_the_real_env_respect_masks_and_names() -> None:
 
 
 def test_routers_on_the_real_env_respect_masks_and_names() -> None:
-    env = gym.make("hitl_env/Router-v0", shift_hours=2.0)
+    env = gym.make("hitl_env/Router-v1", shift_hours=2.0)
     assert env.observation_space.shape == (CATEGORY + len(CATEGORIES),)
     for name in agents.ROUTER_POLICIES:
         steps = run_checked(env, agents.make(name), seed=0)
@@ -278,7 +278,7 @@ def test_supervisor_heuristic_beats_random(name: str) -> None:
 def test_router_heuristic_beats_random(name: str) -> None:
     # measured: rule_based and confidence_threshold (its default) -272.5, all_human -296.0, random
     # -344.8; diffs 72.4, CI [43.7, 101.1] and 48.8, CI [33.7, 64.0]
-    env_id = "hitl_env/Router-v0"
+    env_id = "hitl_env/Router-v1"
     diff = returns(env_id, name, ROUTER_SEEDS) - returns(env_id, "random", ROUTER_SEEDS)
     low, high = paired_ci(diff)
     assert low > ROUTER_MARGIN, f"{name} - random: mean {diff.mean():.2f}, 95% CI [{low:.2f}, {high:.2f}]"

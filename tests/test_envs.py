@@ -13,7 +13,7 @@ from gymnasium.utils.env_checker import check_env, data_equivalence
 import hitl_env  # noqa: F401  (registers the envs)
 from hitl_env.rewards import COMPONENTS, DEFAULT_WEIGHTS
 
-ENVS = ("hitl_env/Supervisor-v0", "hitl_env/Router-v0")
+ENVS = ("hitl_env/Supervisor-v0", "hitl_env/Router-v1")
 PRESETS = ("taobao_2024", "mmn_abandonment")
 SMALL = {"team_size": 4, "shift_hours": 2.0}
 
@@ -81,7 +81,7 @@ def test_supervisor_episode_holds_the_teams_takeover_decisions() -> None:
 
 
 def test_router_gets_every_arrival_and_the_rule_marks_eligibility() -> None:
-    env = gym.make("hitl_env/Router-v0", **SMALL)
+    env = gym.make("hitl_env/Router-v1", **SMALL)
     obs, _ = env.reset(seed=3)
     n, eligible = 0, 0
     done = False
@@ -95,7 +95,7 @@ def test_router_gets_every_arrival_and_the_rule_marks_eligibility() -> None:
 
 
 def test_masked_router_action_acts_as_human() -> None:
-    env = gym.make("hitl_env/Router-v0", **SMALL)
+    env = gym.make("hitl_env/Router-v1", **SMALL)
     _, info = env.reset(seed=1)
     sent_masked = 0
     done = False
@@ -112,7 +112,7 @@ def test_masked_router_action_acts_as_human() -> None:
 def test_vector_reward_is_the_weighted_components_and_sparse_rating_is_rarer() -> None:
     weights = {"rating": 2.0, "duration": 0.0, "worker_time": 0.0, "retrial": 1.0, "abandonment": 0.0}
     for rating in ("dense", "sparse"):
-        env = gym.make("hitl_env/Router-v0", reward_weights=weights, rating=rating, **SMALL)
+        env = gym.make("hitl_env/Router-v1", reward_weights=weights, rating=rating, **SMALL)
         steps = rollout(env, seed=4, policy=lambda obs, info: int(obs[0]))
         vecs = np.array([s[4]["vector_reward"] for s in steps[1:]])
         rewards = np.array([s[1] for s in steps[1:]])

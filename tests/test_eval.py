@@ -198,7 +198,7 @@ def test_router(tmp_path: Path) -> None:
             "--bootstrap", "100", "--quiet", "--weight", "duration=0.2", "--out", str(tmp_path)]  # fmt: skip
     assert main(args) == 0
     j = json.loads((tmp_path / "summary.json").read_text())
-    assert j["env"] == "hitl_env/Router-v0" and list(j["policies"]) == ["rule_based", "all_human", scores]
+    assert j["env"] == "hitl_env/Router-v1" and list(j["policies"]) == ["rule_based", "all_human", scores]
     assert j["reward_weights"]["duration"] == 0.2
     assert j["policies"]["all_human"]["metrics"]["ai_share"]["mean"] == 0.0
     assert 0 < j["policies"]["rule_based"]["metrics"]["ai_share"]["mean"] < 0.2

@@ -210,7 +210,7 @@ def test_observations_and_rewards_are_those_of_the_single_agent_envs(single: typ
         elif agent == ROUTER:
             ma.step(int(obs["observation"][0]))  # the category rule, as in Supervisor-v0
         else:
-            ma.step(int(paper.takeover(ma.decision[1])))  # the paper's workers, as in Router-v0
+            ma.step(int(paper.takeover(ma.decision[1])))  # the paper's workers, as in Router-v1
     assert len(seen) > 10
     assert data_equivalence(seen, expected, exact=True)
     np.testing.assert_allclose(ma_total, gym_total, rtol=1e-4)

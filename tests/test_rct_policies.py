@@ -84,7 +84,7 @@ class Recorder:
 
 @pytest.mark.parametrize(
     ("env_id", "spec"),
-    [("hitl_env/Supervisor-v0", "sentiment_threshold:level=-1.5"), ("hitl_env/Router-v0", "rule_based")],
+    [("hitl_env/Supervisor-v0", "sentiment_threshold:level=-1.5"), ("hitl_env/Router-v1", "rule_based")],
 )
 def test_hook_shows_the_policy_what_the_env_shows(env_id: str, spec: str) -> None:
     env = gym.make(env_id, team_size=10, shift_hours=3.0, start_hour=21).unwrapped  # chats close after midnight
@@ -289,7 +289,7 @@ def test_model_of_the_other_env_exits_2(tmp_path: Path, capsys, models) -> None:
     for kind, other in (("supervisor", "router"), ("router", "supervisor")):
         assert main([f"--{kind}", str(models[other]), "--out", str(tmp_path / "out")]) == 2
         err = capsys.readouterr().err.strip()
-        env = "Router-v0" if other == "router" else "Supervisor-v0"
+        env = "Router-v1" if other == "router" else "Supervisor-v0"
         assert f"is a model of hitl_env/{env}; a {kind} model is one of" in err and "\n" not in err, err
     assert not (tmp_path / "out").exists()
 

@@ -209,7 +209,7 @@ def test_cli_end_to_end(config: str, algorithm: str | None, vec_env: str, tmp_pa
     assert train_run(tmp_path, config, 256, f"vec_env={vec_env}", algorithm=algorithm) == 0
     check_run(tmp_path, algorithm, cfg.env.id, 256)
     # the saved models load and act (a shared supervisor acts in Supervisor-v0 unchanged)
-    env_id = "hitl_env/Router-v0" if cfg.env.id == "hitl_env/Router-v0" else "hitl_env/Supervisor-v0"
+    env_id = "hitl_env/Router-v1" if cfg.env.id == "hitl_env/Router-v1" else "hitl_env/Supervisor-v0"
     for name in ("final_model.zip", "best_model.zip"):
         assert np.isfinite(play(tmp_path / name, env_id))
 

@@ -12,7 +12,7 @@ Schema (defaults in :class:`TrainConfig` and :class:`EnvConfig`)::
 
     algorithm: MaskablePPO          # PPO, MaskablePPO, DQN or A2C
     env:
-      id: hitl_env/Supervisor-v0    # or hitl_env/Router-v0, hitl_train/SharedSupervisor-v0
+      id: hitl_env/Supervisor-v0    # or hitl_env/Router-v1, hitl_train/SharedSupervisor-v0
       preset: taobao_2024           # simulator preset name or YAML path
       overrides: {}                 # simulator fields by dotted key, e.g. {ai.misread: 0.2}
       team_size: 10
@@ -50,7 +50,7 @@ from hitl_env.rewards import RATING_MODES
 
 ALGORITHMS = ("PPO", "MaskablePPO", "DQN", "A2C")
 SHARED_SUPERVISOR_ID = "hitl_train/SharedSupervisor-v0"
-ENV_IDS = ("hitl_env/Supervisor-v0", "hitl_env/Router-v0", SHARED_SUPERVISOR_ID)
+ENV_IDS = ("hitl_env/Supervisor-v0", "hitl_env/Router-v1", SHARED_SUPERVISOR_ID)
 VEC_ENVS = ("subproc", "dummy")
 OFF_POLICY = ("DQN",)
 ACTIVATIONS = ("tanh", "relu", "elu", "leaky_relu", "gelu", "silu")

@@ -1,4 +1,4 @@
-"""``hitl_env/Router-v0``: the router's eligibility decision."""
+"""``hitl_env/Router-v1``: the router's eligibility decision."""
 
 from __future__ import annotations
 
@@ -52,11 +52,15 @@ class RouterEnv(TeamEnv):
     runs the shift out, so that step's reward includes every chat still open. No truncation.
 
     ## Arguments
-    ``gymnasium.make("hitl_env/Router-v0", preset="taobao_2024", overrides=None, team_size=10,
+    ``gymnasium.make("hitl_env/Router-v1", preset="taobao_2024", overrides=None, team_size=10,
     shift_hours=8.0, start_hour=9, reward_weights=None, rating="dense", render_mode=None)``, as
     for ``Supervisor-v0``.
 
     ## Version History
+    * v1: the load observations are per online worker (queue, chats held) and the online workers
+      a share of the team, instead of raw counts; an escalated chat of a category the AI cannot
+      solve (``ai_solvable = 0``) needs the full human work (``ai.handoff_work`` applies only
+      within the AI's scope). Models trained on v0 do not transfer.
     * v0: initial version.
     """
 
