@@ -3,7 +3,7 @@
 A training run (``hitl-train``) saves models as ``<name>.zip`` with a ``run.json`` beside them
 (or in the parent folder, for checkpoints) naming the algorithm::
 
-    {"algorithm": "MaskablePPO", "env_id": "hitl_env/Supervisor-v0", "env_kwargs": {...}}
+    {"algorithm": "MaskablePPO", "env_id": "hitl_env/Supervisor-v1", "env_kwargs": {...}}
 
 :func:`load_policy` reads both; :func:`resolve` turns a CLI argument (a heuristic spec or a path
 to a saved model) into a policy. stable-baselines3 is imported only here, only when needed.

@@ -1,4 +1,4 @@
-"""Heuristic routers for ``hitl_env/Router-v1``: send an arriving chat to the AI (1) or a human (0).
+"""Heuristic routers for ``hitl_env/Router-v2``: send an arriving chat to the AI (1) or a human (0).
 
 They read the observation by the indices of the env's observation table
 (:class:`hitl_env.envs.router.RouterEnv`) and never route to the AI where
@@ -15,7 +15,7 @@ import numpy as np
 from agents.base import Deterministic, masked
 from hitl_env.config import Config, load_config
 
-# Indices of the Router-v1 observation table; the category one-hot starts at CATEGORY.
+# Indices of the Router-v2 observation table; the category one-hot starts at CATEGORY.
 RULE_ELIGIBLE, AI_ALLOWED, QUEUE_PER_WORKER, LOAD, ONLINE_SHARE, SHIFT_PROGRESS, CATEGORY = range(7)
 
 
@@ -44,7 +44,7 @@ class ConfidenceThreshold(Deterministic):
     """To the AI when the category's confidence score exceeds ``threshold``.
 
     The router's observation carries no confidence of the AI in a particular chat (that signal
-    exists only after AI rounds, in ``Supervisor-v0``), so the confidence here is a prior per
+    exists only after AI rounds, in ``Supervisor-v1``), so the confidence here is a prior per
     issue category, given as a parameter: e.g. an estimate of the AI's success rate on the
     category from past data. Categories without a score get 1.0 if the paper's rule marks them
     eligible, else 0.0 (read from the observation); with no scores at all the policy therefore

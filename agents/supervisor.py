@@ -1,4 +1,4 @@
-"""Heuristic supervisors for ``hitl_env/Supervisor-v0``: take over an AI chat (1) or not (0).
+"""Heuristic supervisors for ``hitl_env/Supervisor-v1``: take over an AI chat (1) or not (0).
 
 They read the observation by the indices of the env's observation table
 (:class:`hitl_env.envs.supervisor.SupervisorEnv`) and never take over where
@@ -15,7 +15,7 @@ import numpy as np
 from agents.base import Deterministic, masked, policy_rng
 from hitl_env.config import Config, load_config
 
-# Indices of the Supervisor-v0 observation table.
+# Indices of the Supervisor-v1 observation table.
 ROUNDS, ELAPSED_MIN, READING, TREND, CONFIDENCE, HELD, AI_HELD, QUEUE, CAN_TAKEOVER, SHIFT_PROGRESS = range(10)
 
 

@@ -4,7 +4,7 @@ Every policy plays the same episodes: episode ``i`` resets the env with seed ``s
 the policy with the same seed (common random numbers: the same team, arrivals and per-round
 draws until the policies' decisions differ). Per episode, the KPIs are read from the shift's
 chat records (``env.unwrapped.sim.rec``) over the chats the env's reward scores (the AI-routed
-chats in ``Supervisor-v0``, every chat in ``Router-v1``):
+chats in ``Supervisor-v1``, every chat in ``Router-v2``):
 
 =================  =============================================================================
 ``return``         the episode's scalarized return (sum of the env's rewards)
@@ -19,7 +19,7 @@ chats in ``Supervisor-v0``, every chat in ``Router-v1``):
 ``abandonment``    share of chats the customer left
 ``esc_<type>``     escalation shares (none/technical/emotional/human), over AI-routed chats
 ``takeover_round`` mean AI rounds before the escalation, over escalated chats
-``ai_share``       (``Router-v1`` only) share of chats routed to the AI
+``ai_share``       (``Router-v2`` only) share of chats routed to the AI
 =================  =============================================================================
 
 The reward sums leave out the chats that closed before the episode's first decision (the env
@@ -72,7 +72,7 @@ import numpy as np
 import pandas as pd
 
 PROG = "hitl-eval"
-ENV_IDS = {"supervisor": "hitl_env/Supervisor-v0", "router": "hitl_env/Router-v1"}
+ENV_IDS = {"supervisor": "hitl_env/Supervisor-v1", "router": "hitl_env/Router-v2"}
 BASELINES = {"supervisor": "algorithm_only", "router": "rule_based"}
 ESC_NAMES = ("none", "technical", "emotional", "human")
 KPI_FIELDS = ("routed_ai", "end_t", "rating", "rated", "satisfaction", "retrial", "abandoned", "escalation",

@@ -178,6 +178,7 @@ class AI(_Section):
     style_penalty: float = param(1.0, 0.0, 4.0, "rating penalty of the AI's style on AI-alone chats")
     resolution_quality: float = param(0.9, 0.0, 1.0, "chance an issue the AI closes is truly resolved")
     handoff_work: float = param(0.8, 0.0, 2.0, "work share left after escalation (1 if the AI cannot solve)")
+    handoff_resolve: float = param(0.0, 0.0, 1.0, "resolution chance added after escalation (0 if the AI cannot solve)")
     max_rounds: int = param(30, 1, 1000, "AI rounds after which the AI hands over (counted technical)")
     monitoring_attention: float = param(0.3, 0.0, 50.0, "attention a supervised AI chat demands")
     escalated_attention: float = param(1.0, 0.0, 50.0, "attention an escalated chat demands after takeover")

@@ -180,7 +180,7 @@ def run_checked(env: gym.Env, policy: agents.Policy, seed: int) -> list[tuple[np
 
 
 def test_supervisors_on_the_real_env_respect_masks_and_names() -> None:
-    env = gym.make("hitl_env/Supervisor-v0", overrides={"supervisor.max_hand_chats": 1})
+    env = gym.make("hitl_env/Supervisor-v1", overrides={"supervisor.max_hand_chats": 1})
     assert env.observation_space.shape == (10 + len(CATEGORIES),)
     for name in agents.SUPERVISOR_POLICIES:
         policy = agents.make(name)
@@ -202,7 +202,7 @@ def test_supervisors_on_the_real_env_respect_masks_and_names() -> None:
 
 
 def test_routers_on_the_real_env_respect_masks_and_names() -> None:
-    env = gym.make("hitl_env/Router-v1", shift_hours=2.0)
+    env = gym.make("hitl_env/Router-v2", shift_hours=2.0)
     assert env.observation_space.shape == (CATEGORY + len(CATEGORIES),)
     for name in agents.ROUTER_POLICIES:
         steps = run_checked(env, agents.make(name), seed=0)
@@ -253,7 +253,7 @@ def loses_to_random(figures: str) -> pytest.MarkDecorator:
     return pytest.mark.xfail(
         strict=True,
         raises=AssertionError,
-        reason=f"does not beat random on Supervisor-v0's default reward, which favours early takeovers: {figures}",
+        reason=f"does not beat random on Supervisor-v1's default reward, which favours early takeovers: {figures}",
     )
 
 
@@ -268,7 +268,7 @@ def loses_to_random(figures: str) -> pytest.MarkDecorator:
     ],
 )
 def test_supervisor_heuristic_beats_random(name: str) -> None:
-    env_id = "hitl_env/Supervisor-v0"
+    env_id = "hitl_env/Supervisor-v1"
     diff = returns(env_id, name, SUPERVISOR_SEEDS) - returns(env_id, "random", SUPERVISOR_SEEDS)
     low, high = paired_ci(diff)
     assert low > SUPERVISOR_MARGIN, f"{name} - random: mean {diff.mean():.2f}, 95% CI [{low:.2f}, {high:.2f}]"
@@ -278,7 +278,7 @@ def test_supervisor_heuristic_beats_random(name: str) -> None:
 def test_router_heuristic_beats_random(name: str) -> None:
     # measured: rule_based and confidence_threshold (its default) -272.5, all_human -296.0, random
     # -344.8; diffs 72.4, CI [43.7, 101.1] and 48.8, CI [33.7, 64.0]
-    env_id = "hitl_env/Router-v1"
+    env_id = "hitl_env/Router-v2"
     diff = returns(env_id, name, ROUTER_SEEDS) - returns(env_id, "random", ROUTER_SEEDS)
     low, high = paired_ci(diff)
     assert low > ROUTER_MARGIN, f"{name} - random: mean {diff.mean():.2f}, 95% CI [{low:.2f}, {high:.2f}]"

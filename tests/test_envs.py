@@ -13,7 +13,7 @@ from gymnasium.utils.env_checker import check_env, data_equivalence
 import hitl_env  # noqa: F401  (registers the envs)
 from hitl_env.rewards import COMPONENTS, DEFAULT_WEIGHTS
 
-ENVS = ("hitl_env/Supervisor-v0", "hitl_env/Router-v1")
+ENVS = ("hitl_env/Supervisor-v1", "hitl_env/Router-v2")
 PRESETS = ("taobao_2024", "mmn_abandonment")
 SMALL = {"team_size": 4, "shift_hours": 2.0}
 
@@ -71,7 +71,7 @@ def test_same_seed_same_trajectory_different_seed_differs(env_id: str) -> None:
 
 
 def test_supervisor_episode_holds_the_teams_takeover_decisions() -> None:
-    env = gym.make("hitl_env/Supervisor-v0")  # the documented default: 10 workers, 8 hours
+    env = gym.make("hitl_env/Supervisor-v1")  # the documented default: 10 workers, 8 hours
     steps = rollout(env, seed=0)
     # about 11.3 arrivals per worker-hour, 5.8% eligible, a few AI rounds each: ~100-200 decisions
     assert 60 <= len(steps) - 1 <= 300
@@ -81,7 +81,7 @@ def test_supervisor_episode_holds_the_teams_takeover_decisions() -> None:
 
 
 def test_router_gets_every_arrival_and_the_rule_marks_eligibility() -> None:
-    env = gym.make("hitl_env/Router-v1", **SMALL)
+    env = gym.make("hitl_env/Router-v2", **SMALL)
     obs, _ = env.reset(seed=3)
     n, eligible = 0, 0
     done = False
@@ -95,7 +95,7 @@ def test_router_gets_every_arrival_and_the_rule_marks_eligibility() -> None:
 
 
 def test_masked_router_action_acts_as_human() -> None:
-    env = gym.make("hitl_env/Router-v1", **SMALL)
+    env = gym.make("hitl_env/Router-v2", **SMALL)
     _, info = env.reset(seed=1)
     sent_masked = 0
     done = False
@@ -112,7 +112,7 @@ def test_masked_router_action_acts_as_human() -> None:
 def test_vector_reward_is_the_weighted_components_and_sparse_rating_is_rarer() -> None:
     weights = {"rating": 2.0, "duration": 0.0, "worker_time": 0.0, "retrial": 1.0, "abandonment": 0.0}
     for rating in ("dense", "sparse"):
-        env = gym.make("hitl_env/Router-v1", reward_weights=weights, rating=rating, **SMALL)
+        env = gym.make("hitl_env/Router-v2", reward_weights=weights, rating=rating, **SMALL)
         steps = rollout(env, seed=4, policy=lambda obs, info: int(obs[0]))
         vecs = np.array([s[4]["vector_reward"] for s in steps[1:]])
         rewards = np.array([s[1] for s in steps[1:]])
@@ -153,11 +153,11 @@ def test_render_modes(env_id: str) -> None:
 )
 def test_bad_arguments_fail_clearly(kwargs: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
-        gym.make("hitl_env/Supervisor-v0", **kwargs)
+        gym.make("hitl_env/Supervisor-v1", **kwargs)
 
 
 def test_step_before_reset_and_after_the_end_fail_clearly() -> None:
-    env = gym.make("hitl_env/Supervisor-v0", preset="mmn_abandonment", **SMALL).unwrapped
+    env = gym.make("hitl_env/Supervisor-v1", preset="mmn_abandonment", **SMALL).unwrapped
     with pytest.raises(RuntimeError, match="call reset"):
         env.step(0)
     env.reset(seed=0)

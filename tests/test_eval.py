@@ -178,7 +178,7 @@ def test_summary(supervisor_run: Path) -> None:
     ret = s[s["metric"] == "return"].set_index("policy")["mean"]
     np.testing.assert_allclose(ret[means.index], means)
     j = json.loads((supervisor_run / "summary.json").read_text())
-    assert j["env"] == "hitl_env/Supervisor-v0" and j["baseline"] == "algorithm_only" and j["seeds"] == [5, 6, 7]
+    assert j["env"] == "hitl_env/Supervisor-v1" and j["baseline"] == "algorithm_only" and j["seeds"] == [5, 6, 7]
     assert list(j["policies"]) == split_specs(POLICIES)
     r = j["policies"]["random:p=0.3,seed=1"]
     assert r["kind"] == "heuristic" and r["metrics"]["return"]["mean"] == pytest.approx(ret["random:p=0.3,seed=1"])
@@ -198,7 +198,7 @@ def test_router(tmp_path: Path) -> None:
             "--bootstrap", "100", "--quiet", "--weight", "duration=0.2", "--out", str(tmp_path)]  # fmt: skip
     assert main(args) == 0
     j = json.loads((tmp_path / "summary.json").read_text())
-    assert j["env"] == "hitl_env/Router-v1" and list(j["policies"]) == ["rule_based", "all_human", scores]
+    assert j["env"] == "hitl_env/Router-v2" and list(j["policies"]) == ["rule_based", "all_human", scores]
     assert j["reward_weights"]["duration"] == 0.2
     assert j["policies"]["all_human"]["metrics"]["ai_share"]["mean"] == 0.0
     assert 0 < j["policies"]["rule_based"]["metrics"]["ai_share"]["mean"] < 0.2
@@ -238,12 +238,12 @@ def _fake_trainer(calls: list[list[str]]) -> Callable[[list[str]], int]:
         calls.append(argv)
         out = Path(argv[argv.index("--out") + 1])
         out.mkdir(parents=True)
-        env = gym.make("hitl_env/Supervisor-v0", team_size=3, shift_hours=2.0)
+        env = gym.make("hitl_env/Supervisor-v1", team_size=3, shift_hours=2.0)
         seed = int(argv[argv.index("--seed") + 1]) + len(calls)
         PPO("MlpPolicy", env, n_steps=8, batch_size=8, seed=seed, device="cpu", policy_kwargs={"net_arch": [4]}).save(
             out / "best_model.zip"
         )
-        (out / "run.json").write_text(json.dumps({"algorithm": "PPO", "env_id": "hitl_env/Supervisor-v0"}))
+        (out / "run.json").write_text(json.dumps({"algorithm": "PPO", "env_id": "hitl_env/Supervisor-v1"}))
         return 0
 
     return train
@@ -317,7 +317,7 @@ def test_weight_sweep_with_hitl_train(tmp_path: Path) -> None:
 
 def test_bad_model(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     (tmp_path / "m.zip").write_text("not a model")
-    (tmp_path / "run.json").write_text(json.dumps({"algorithm": "PPO", "env_id": "hitl_env/Supervisor-v0"}))
+    (tmp_path / "run.json").write_text(json.dumps({"algorithm": "PPO", "env_id": "hitl_env/Supervisor-v1"}))
     assert main(["--policies", str(tmp_path / "m.zip"), "--seeds", "1", "--quiet", "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("hitl-eval: error: policy ") and "\n" not in err

@@ -208,9 +208,9 @@ def test_observations_and_rewards_are_those_of_the_single_agent_envs(single: typ
             seen.append(obs["observation"])
             ma.step(act(obs["action_mask"]))
         elif agent == ROUTER:
-            ma.step(int(obs["observation"][0]))  # the category rule, as in Supervisor-v0
+            ma.step(int(obs["observation"][0]))  # the category rule, as in Supervisor-v1
         else:
-            ma.step(int(paper.takeover(ma.decision[1])))  # the paper's workers, as in Router-v1
+            ma.step(int(paper.takeover(ma.decision[1])))  # the paper's workers, as in Router-v2
     assert len(seen) > 10
     assert data_equivalence(seen, expected, exact=True)
     np.testing.assert_allclose(ma_total, gym_total, rtol=1e-4)

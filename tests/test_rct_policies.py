@@ -84,7 +84,7 @@ class Recorder:
 
 @pytest.mark.parametrize(
     ("env_id", "spec"),
-    [("hitl_env/Supervisor-v0", "sentiment_threshold:level=-1.5"), ("hitl_env/Router-v1", "rule_based")],
+    [("hitl_env/Supervisor-v1", "sentiment_threshold:level=-1.5"), ("hitl_env/Router-v2", "rule_based")],
 )
 def test_hook_shows_the_policy_what_the_env_shows(env_id: str, spec: str) -> None:
     env = gym.make(env_id, team_size=10, shift_hours=3.0, start_hour=21).unwrapped  # chats close after midnight
@@ -95,13 +95,13 @@ def test_hook_shows_the_policy_what_the_env_shows(env_id: str, spec: str) -> Non
         obs, _, done, _, info = env.step(in_env.act(obs, info))
     cfg, in_core = env.cfg, Recorder(spec)
     starts = [21 * HOUR_S] * 10
-    if env_id == "hitl_env/Supervisor-v0":
+    if env_id == "hitl_env/Supervisor-v1":
         sim = build_episode(cfg, seeding.np_random(0)[0], None, SupervisorHook(in_core, cfg, starts))
     else:
         sim = build_episode(cfg, seeding.np_random(0)[0], RouterHook(in_core, cfg, starts), default_supervisor(cfg))
     assert sim.run() is None
     assert len(in_core.seen) == len(in_env.seen) > 40
-    progress = [o[9 if env_id == "hitl_env/Supervisor-v0" else 5] for o, _ in in_core.seen]
+    progress = [o[9 if env_id == "hitl_env/Supervisor-v1" else 5] for o, _ in in_core.seen]
     assert 0 <= min(progress) < 0.05 and max(progress) > 0.9
     for (a, mask_a), (b, mask_b) in zip(in_env.seen, in_core.seen, strict=True):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
@@ -289,7 +289,7 @@ def test_model_of_the_other_env_exits_2(tmp_path: Path, capsys, models) -> None:
     for kind, other in (("supervisor", "router"), ("router", "supervisor")):
         assert main([f"--{kind}", str(models[other]), "--out", str(tmp_path / "out")]) == 2
         err = capsys.readouterr().err.strip()
-        env = "Router-v1" if other == "router" else "Supervisor-v0"
+        env = "Router-v2" if other == "router" else "Supervisor-v1"
         assert f"is a model of hitl_env/{env}; a {kind} model is one of" in err and "\n" not in err, err
     assert not (tmp_path / "out").exists()
 
@@ -299,7 +299,7 @@ def test_a_shared_supervisor_model_decides_takeovers(tmp_path: Path, models) -> 
     run.mkdir()
     (run / "model.zip").write_bytes(models["supervisor"].read_bytes())
     info = json.loads((models["supervisor"].parent / "run.json").read_text())
-    (run / "run.json").write_text(json.dumps({**info, "env_id": "hitl_train/SharedSupervisor-v0"}))
+    (run / "run.json").write_text(json.dumps({**info, "env_id": "hitl_train/SharedSupervisor-v1"}))
     cfg = _small()
     hook = PolicyHook("supervisor", str(run / "model.zip"), cfg)
     assert len(hitl_env.simulate(cfg, seed=0, supervisor=hook)) == len(hitl_env.simulate(cfg, seed=0))

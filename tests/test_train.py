@@ -91,7 +91,7 @@ def test_shipped_configs_load(name: str) -> None:
         ("env.overrides.ai.misread=2.0", r"env: ai.misread=2.0 is outside the allowed range \[0.0, 1.0\]"),
         ("env.overrides.ai.misreed=0.1", "env: unknown key 'ai.misreed'"),
         ("env.reward_weights.ratin=1", "env: unknown reward component 'ratin'"),
-        ("env.router=all_human", "env.router applies only to hitl_train/SharedSupervisor-v0"),
+        ("env.router=all_human", "env.router applies only to hitl_train/SharedSupervisor-v1"),
     ],
 )
 def test_bad_config_is_a_one_line_error_naming_the_key(
@@ -118,11 +118,11 @@ def test_overrides_reach_the_env_and_nested_overrides_are_dotted() -> None:
 
 # ----------------------------------------------------------------------------- envs and statistics
 @pytest.mark.parametrize("policy", ["always_takeover", "algorithm_only", "sentiment_threshold"])
-def test_shared_supervisor_with_the_rule_router_is_supervisor_v0(policy: str) -> None:
+def test_shared_supervisor_with_the_rule_router_is_supervisor_v1(policy: str) -> None:
     """Same seeds, same supervisor actions: the same returns, decision counts and reward vectors."""
     from gymnasium.utils.env_checker import check_env
 
-    single, shared = gym.make("hitl_env/Supervisor-v0", **MEDIUM), gym.make("hitl_train/SharedSupervisor-v0", **MEDIUM)
+    single, shared = gym.make("hitl_env/Supervisor-v1", **MEDIUM), gym.make("hitl_train/SharedSupervisor-v1", **MEDIUM)
     check_env(shared.unwrapped, skip_render_check=True)
     steps = 0
     for seed in range(5):
@@ -146,7 +146,7 @@ def test_episode_stats_are_sane() -> None:
     """Shares in [0, 1] summing to 1, ratings in 1-5; takeovers only where the policy takes over."""
     stats = {}
     for policy in ("always_takeover", "algorithm_only"):
-        env, p = EpisodeStats(gym.make("hitl_env/Supervisor-v0", **MEDIUM)), agents.make(policy)
+        env, p = EpisodeStats(gym.make("hitl_env/Supervisor-v1", **MEDIUM)), agents.make(policy)
         obs, info = env.reset(seed=1)
         total, done = np.zeros(len(COMPONENTS)), False
         while not done:
@@ -186,7 +186,7 @@ def check_run(out: Path, algorithm: str, env_id: str, budget: int) -> None:
     assert all(1 <= v <= 5 for _, v in tags["kpi/ai/rating"])
 
 
-def play(model: Path, env_id: str = "hitl_env/Supervisor-v0", seed: int = 0) -> float:
+def play(model: Path, env_id: str = "hitl_env/Supervisor-v1", seed: int = 0) -> float:
     from agents.learned import load_policy
 
     return agents.episode_return(gym.make(env_id, **SMALL), load_policy(model), seed)
@@ -208,8 +208,8 @@ def test_cli_end_to_end(config: str, algorithm: str | None, vec_env: str, tmp_pa
     algorithm = algorithm or cfg.algorithm
     assert train_run(tmp_path, config, 256, f"vec_env={vec_env}", algorithm=algorithm) == 0
     check_run(tmp_path, algorithm, cfg.env.id, 256)
-    # the saved models load and act (a shared supervisor acts in Supervisor-v0 unchanged)
-    env_id = "hitl_env/Router-v1" if cfg.env.id == "hitl_env/Router-v1" else "hitl_env/Supervisor-v0"
+    # the saved models load and act (a shared supervisor acts in Supervisor-v1 unchanged)
+    env_id = "hitl_env/Router-v2" if cfg.env.id == "hitl_env/Router-v2" else "hitl_env/Supervisor-v1"
     for name in ("final_model.zip", "best_model.zip"):
         assert np.isfinite(play(tmp_path / name, env_id))
 

@@ -12,7 +12,7 @@ Schema (defaults in :class:`TrainConfig` and :class:`EnvConfig`)::
 
     algorithm: MaskablePPO          # PPO, MaskablePPO, DQN or A2C
     env:
-      id: hitl_env/Supervisor-v0    # or hitl_env/Router-v1, hitl_train/SharedSupervisor-v0
+      id: hitl_env/Supervisor-v1    # or hitl_env/Router-v2, hitl_train/SharedSupervisor-v1
       preset: taobao_2024           # simulator preset name or YAML path
       overrides: {}                 # simulator fields by dotted key, e.g. {ai.misread: 0.2}
       team_size: 10
@@ -49,8 +49,8 @@ from hitl_env.config import ConfigError, FrozenDict, apply_overrides, param, rea
 from hitl_env.rewards import RATING_MODES
 
 ALGORITHMS = ("PPO", "MaskablePPO", "DQN", "A2C")
-SHARED_SUPERVISOR_ID = "hitl_train/SharedSupervisor-v0"
-ENV_IDS = ("hitl_env/Supervisor-v0", "hitl_env/Router-v1", SHARED_SUPERVISOR_ID)
+SHARED_SUPERVISOR_ID = "hitl_train/SharedSupervisor-v1"
+ENV_IDS = ("hitl_env/Supervisor-v1", "hitl_env/Router-v2", SHARED_SUPERVISOR_ID)
 VEC_ENVS = ("subproc", "dummy")
 OFF_POLICY = ("DQN",)
 ACTIVATIONS = ("tanh", "relu", "elu", "leaky_relu", "gelu", "silu")
@@ -68,7 +68,7 @@ def choice(default: Any, choices: tuple[Any, ...], doc: str = "") -> Any:
 class EnvConfig:
     """The env a run trains on: its id and the env's keyword arguments."""
 
-    id: str = choice("hitl_env/Supervisor-v0", ENV_IDS, "the env to train on")
+    id: str = choice("hitl_env/Supervisor-v1", ENV_IDS, "the env to train on")
     preset: str = param("taobao_2024", doc="simulator preset name or YAML path")
     overrides: FrozenDict = field(default_factory=FrozenDict, metadata={"doc": "simulator fields by dotted key"})
     team_size: int = param(10, 1, 1000, "workers in the team of an episode")

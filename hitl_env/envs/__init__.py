@@ -5,7 +5,7 @@ from gymnasium.envs.registration import register
 from hitl_env.envs.router import RouterEnv
 from hitl_env.envs.supervisor import SupervisorEnv
 
-register(id="hitl_env/Supervisor-v0", entry_point="hitl_env.envs.supervisor:SupervisorEnv")
-register(id="hitl_env/Router-v1", entry_point="hitl_env.envs.router:RouterEnv")
+register(id="hitl_env/Supervisor-v1", entry_point="hitl_env.envs.supervisor:SupervisorEnv")
+register(id="hitl_env/Router-v2", entry_point="hitl_env.envs.router:RouterEnv")
 
 __all__ = ["RouterEnv", "SupervisorEnv"]

@@ -1,4 +1,4 @@
-"""``hitl_env/Supervisor-v0``: the supervisor's takeover decision."""
+"""``hitl_env/Supervisor-v1``: the supervisor's takeover decision."""
 
 from __future__ import annotations
 
@@ -62,13 +62,16 @@ class SupervisorEnv(TeamEnv):
     without AI) is a one-step episode with zero reward.
 
     ## Arguments
-    ``gymnasium.make("hitl_env/Supervisor-v0", preset="taobao_2024", overrides=None,
+    ``gymnasium.make("hitl_env/Supervisor-v1", preset="taobao_2024", overrides=None,
     team_size=10, shift_hours=8.0, start_hour=9, reward_weights=None, rating="dense",
     render_mode=None)``: ``preset`` a preset name or YAML path, ``overrides`` dotted keys;
     ``reward_weights`` a mapping of component to weight (unset ones keep their defaults);
     ``render_mode`` ``"ansi"`` or ``"rgb_array"``.
 
     ## Version History
+    * v1: the calibrated ``taobao_2024`` changed: a worker who takes over an AI chat within the
+      AI's scope resolves it more often (``ai.handoff_resolve`` 0.1, the AI's transcript); returns
+      are not comparable with v0's.
     * v0: initial version.
     """
 

@@ -78,6 +78,7 @@ class TeamSim:
         self.cat_attention = [c.attention for c in cats]
         # the AI's transcript saves human work only in categories within its scope (ai_solvable > 0)
         self.cat_handoff = [cfg.ai.handoff_work if c.ai_solvable > 0.0 else 1.0 for c in cats]
+        self.cat_context = [cfg.ai.handoff_resolve if c.ai_solvable > 0.0 else 0.0 for c in cats]
         self.post_start = cfg.experiment.days_pre * DAY_S
         self.rounds_model = cfg.service.model == "rounds"
         sv, ef, em = cfg.service, cfg.effort, cfg.emotion
@@ -452,6 +453,8 @@ class TeamSim:
             return
         if rec["human_rounds"][c] and not rec["abandoned"][c]:
             p = out.resolve_base + self.skill[rec["worker"][c]] - out.resolve_effort * (1.0 - rec["effort"][c])
+            if rec["escalation"][c]:  # the human starts from the AI's transcript
+                p += self.cat_context[self.category[c]]
             rec["resolved"][c] = int(self.L.u_resolve[c] < p)
         if em.enabled and rec["resolved"][c]:
             self.f[c] -= em.resolution_relief
