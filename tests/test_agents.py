@@ -11,7 +11,7 @@ from scipy import stats
 
 import agents
 import hitl_env
-from agents.router import AI_ALLOWED, CATEGORY, RULE_ELIGIBLE
+from agents.router import AI_ALLOWED, CATEGORY, RULE_ELIGIBLE, RuleBased
 from agents.supervisor import CAN_TAKEOVER, READING, ROUNDS
 from hitl_env.sim.hooks import PaperSupervisor, RoundView
 from hitl_env.sim.team import HUMAN_INIT
@@ -226,15 +226,15 @@ def test_routers_on_the_real_env_respect_masks_and_names() -> None:
 # Margins are about half the mean differences measured on these seeds (see the reasons below).
 #
 # No weighting lets both `always_takeover` and `algorithm_only` beat `random` in this model.
-# Per shift (20 seeds), against random: always_takeover rating +7.0, duration +5.6 min, worker
-# time -26.1 min, retrial +0.1, abandonment +0.6; algorithm_only -21.8, -27.9 min, +59.7 min,
-# -0.7, -2.2. Only worker time favours algorithm_only, so it needs w_worker_time > 0.365 +
-# 0.467 w_duration + ... (rating weight 1) while always_takeover needs w_worker_time < 0.268 +
+# Per shift (20 seeds), against random: always_takeover rating +7.7, duration +5.6 min, worker
+# time -26.1 min, retrial +0.5, abandonment +0.6; algorithm_only -22.2, -27.9 min, +59.7 min,
+# -0.7, -2.2. Only worker time favours algorithm_only, so it needs w_worker_time > 0.372 +
+# 0.467 w_duration + ... (rating weight 1) while always_takeover needs w_worker_time < 0.295 +
 # 0.215 w_duration + ...: random (a takeover at round 1 or 2 on most chats) is close to a mixture
 # of the two. The default weights keep the operation's rating first; the xfails below say so.
 
-SUPERVISOR_SEEDS, SUPERVISOR_MARGIN = range(40), 3.5
-ROUTER_SEEDS, ROUTER_MARGIN = range(10), 24.0
+SUPERVISOR_SEEDS, SUPERVISOR_MARGIN = range(40), 4.0
+ROUTER_SEEDS, ROUTER_MARGIN = range(10), 50.0
 
 
 @functools.cache
@@ -260,11 +260,11 @@ def loses_to_random(figures: str) -> pytest.MarkDecorator:
 @pytest.mark.parametrize(
     "name",
     [
-        pytest.param("algorithm_only", marks=loses_to_random("mean -37.4 vs -15.2, diff CI [-25.2, -19.2]")),
-        pytest.param("paper_workers", marks=loses_to_random("mean -31.6 vs -15.2, diff CI [-18.9, -13.9]")),
-        pytest.param("sentiment_threshold", marks=loses_to_random("mean -20.6 vs -15.2, diff CI [-7.9, -2.8]")),
-        pytest.param("rounds_threshold", marks=loses_to_random("mean -24.1 vs -15.2, diff CI [-11.7, -6.1]")),
-        "always_takeover",  # measured: mean -7.8 vs -15.2, diff 7.5, CI [4.7, 10.2]
+        pytest.param("algorithm_only", marks=loses_to_random("mean -33.0 vs -9.6, diff CI [-26.6, -20.2]")),
+        pytest.param("paper_workers", marks=loses_to_random("mean -27.5 vs -9.6, diff CI [-20.5, -15.3]")),
+        pytest.param("sentiment_threshold", marks=loses_to_random("mean -14.9 vs -9.6, diff CI [-7.7, -2.9]")),
+        pytest.param("rounds_threshold", marks=loses_to_random("mean -19.0 vs -9.6, diff CI [-12.5, -6.5]")),
+        "always_takeover",  # measured: mean -1.1 vs -9.6, diff 8.4, CI [5.7, 11.2]
     ],
 )
 def test_supervisor_heuristic_beats_random(name: str) -> None:
@@ -276,9 +276,34 @@ def test_supervisor_heuristic_beats_random(name: str) -> None:
 
 @pytest.mark.parametrize("name", ["rule_based", "all_human", "confidence_threshold"])
 def test_router_heuristic_beats_random(name: str) -> None:
-    # measured: rule_based and confidence_threshold (its default) -272.5, all_human -296.0, random
-    # -344.8; diffs 72.4, CI [43.7, 101.1] and 48.8, CI [33.7, 64.0]
+    # measured: rule_based and confidence_threshold (its default) -267.4, all_human -296.0, random
+    # -400.3; diffs 132.9, CI [106.2, 159.5] and 104.3, CI [88.1, 120.5]
     env_id = "hitl_env/Router-v2"
     diff = returns(env_id, name, ROUTER_SEEDS) - returns(env_id, "random", ROUTER_SEEDS)
     low, high = paired_ci(diff)
     assert low > ROUTER_MARGIN, f"{name} - random: mean {diff.mean():.2f}, 95% CI [{low:.2f}, {high:.2f}]"
+
+
+def test_no_router_beats_the_rule_by_keeping_unsolvable_chats_from_the_ai() -> None:
+    """Why a learned router can at best match ``rule_based`` on the default reward.
+
+    An oracle that sees each chat's latent AI-solvability, which no observation carries, and
+    sends only the solvable AI-eligible chats to the AI, loses to the rule: an escalated chat
+    within the AI's scope still leaves the worker less work (``ai.handoff_work``) and a better
+    chance to resolve it (``ai.handoff_resolve``), so the team's queue is shorter for everyone.
+    Every other category is beyond the AI (``ai_solvable`` 0), so sending more chats to it cannot
+    help either. Measured on these 20 paired seeds: -267.1 against -299.2, difference -32.1,
+    95% CI [-45.1, -19.1].
+    """
+    env = gym.make("hitl_env/Router-v2")
+    sim = env.unwrapped
+
+    class SolvableOnly(RuleBased):
+        def act(self, obs: np.ndarray, info: dict) -> int:
+            chat = sim.sim.pending[1]  # the arriving chat (its latent solvability is the oracle's)
+            return int(super().act(obs, info) and bool(sim.sim.L.solvable[chat]))
+
+    seeds = range(20)
+    oracle = np.array([agents.episode_return(env, SolvableOnly(), s) for s in seeds])
+    low, high = paired_ci(oracle - returns("hitl_env/Router-v2", "rule_based", seeds))
+    assert high < 0.0, f"the solvability oracle - rule_based: 95% CI [{low:.2f}, {high:.2f}]"
