@@ -296,12 +296,13 @@ def test_no_router_beats_the_rule_by_keeping_unsolvable_chats_from_the_ai() -> N
     95% CI [-45.1, -19.1].
     """
     env = gym.make("hitl_env/Router-v2")
-    sim = env.unwrapped
+    base = env.unwrapped
 
     class SolvableOnly(RuleBased):
         def act(self, obs: np.ndarray, info: dict) -> int:
-            chat = sim.sim.pending[1]  # the arriving chat (its latent solvability is the oracle's)
-            return int(super().act(obs, info) and bool(sim.sim.L.solvable[chat]))
+            team = base.sim
+            chat = team.pending[1]  # the arriving chat (its latent solvability is the oracle's)
+            return int(super().act(obs, info) and bool(team.L.solvable[chat]))
 
     seeds = range(20)
     oracle = np.array([agents.episode_return(env, SolvableOnly(), s) for s in seeds])
