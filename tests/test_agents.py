@@ -322,8 +322,8 @@ def test_the_rule_is_the_best_router_category_by_category(category: str) -> None
 
     Every category that may go to the AI is tested. At the default load a routing rule has little
     else to act on: the team's queue was empty at every one of 8,959 arrivals measured (10 shifts
-    under the rule; workers held 1.3 chats each on average against a cap of 5). So a learned router can at best match ``rule_based``
-    (see the README).
+    under the rule; workers held 1.3 chats each on average against a cap of 5). So a learned
+    router can at best match ``rule_based`` (see the README).
     """
     env = gym.make("hitl_env/Router-v2")
     flip = list(env.unwrapped.cfg.categories).index(category)
