@@ -192,6 +192,25 @@ def play(model: Path, env_id: str = "hitl_env/Supervisor-v1", seed: int = 0) -> 
     return agents.episode_return(gym.make(env_id, **SMALL), load_policy(model), seed)
 
 
+def assert_acts_like_predict(model: Path, env_id: str) -> None:
+    """LearnedPolicy.act (one forward pass) picks what model.predict(deterministic=True) picks."""
+    from agents.learned import load_policy
+
+    policy = load_policy(model)
+    space = gym.make(env_id, **SMALL).observation_space
+    space.seed(0)
+    rng = np.random.default_rng(0)
+    actions = set()
+    for _ in range(100):
+        obs, mask = space.sample(), np.array([1, rng.integers(2)], np.int8)
+        kw = {"action_masks": mask.astype(bool)} if policy.masked_model else {}
+        expected, _ = policy.model.predict(obs, deterministic=True, **kw)
+        action = policy.act(obs, {"action_mask": mask})
+        assert action == (int(expected) if mask[int(expected)] else 0)
+        actions.add(action)
+    assert actions == {0, 1}  # the observations reach both actions: the comparison is not vacuous
+
+
 @pytest.mark.parametrize(
     ("config", "algorithm", "vec_env"),
     [
@@ -212,6 +231,7 @@ def test_cli_end_to_end(config: str, algorithm: str | None, vec_env: str, tmp_pa
     env_id = "hitl_env/Router-v2" if cfg.env.id == "hitl_env/Router-v2" else "hitl_env/Supervisor-v1"
     for name in ("final_model.zip", "best_model.zip"):
         assert np.isfinite(play(tmp_path / name, env_id))
+    assert_acts_like_predict(tmp_path / "final_model.zip", env_id)
 
 
 def test_same_seed_same_model_other_seed_other_model(tmp_path: Path) -> None:
