@@ -59,6 +59,7 @@ class _Shift:
             )
         self.action_spaces = {a: spaces.Discrete(2) for a in self.agents}
         self.reward_spaces = {a: spaces.Box(-1e6, 1e6, (len(COMPONENTS),), np.float32) for a in self.agents}
+        self.zero = np.zeros(len(COMPONENTS), np.float32)
         self.sim: TeamSim | None = None
         self.decision: tuple[str, Any] | None = None
         self.over = True
@@ -85,16 +86,23 @@ class _Shift:
         model = self.models[kind]
         return {"observation": model(view), "action_mask": model.mask(view)}
 
+    def mask(self, agent: str) -> np.ndarray:
+        """The due agent's action mask; the no-op mask ``[1, 0]`` for others."""
+        if self.decision is None or agent != self.due():
+            return _NO_OP.copy()
+        kind, view = self.decision
+        return self.models[kind].mask(view)
+
     def info(self, agent: str, vector: np.ndarray) -> dict[str, Any]:
         now = self.end_s if self.decision is None else float(self.decision[1].time_s)
-        return {"vector_reward": vector, "action_mask": self.observe(agent)["action_mask"], "time_s": now}
+        return {"vector_reward": vector, "action_mask": self.mask(agent), "time_s": now}
 
     def decide(self, action: Any) -> dict[str, np.ndarray]:
         """Apply the due agent's action, run to the next decision; each agent's reward vector."""
         if self.sim is None or self.over:
             raise RuntimeError("call reset() before step(): no episode is running")
         if self.decision is not None:  # (None: a shift without any decision ends at its first step)
-            allowed = bool(self.observe(self.due())["action_mask"][1])
+            allowed = bool(self.mask(self.due())[1])
             self.sim.decide(bool(action) and allowed)
             self.decision = self.sim.run()
         vectors = self._score(self.sim.finished)
@@ -111,8 +119,8 @@ class _Shift:
             if routed[c]:
                 mine[worker[c]].append(c)
         vectors = {ROUTER: vector_reward(rec, t_arr, chats, self.rating)}
-        for w, cs in enumerate(mine):
-            vectors[supervisor_agent(w)] = vector_reward(rec, t_arr, cs, self.rating)
+        for w, cs in enumerate(mine):  # (most steps close no AI chat of most workers)
+            vectors[supervisor_agent(w)] = vector_reward(rec, t_arr, cs, self.rating) if cs else self.zero.copy()
         return vectors
 
     def render(self, mode: str) -> str | np.ndarray:
