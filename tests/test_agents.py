@@ -302,7 +302,7 @@ def test_no_router_beats_the_rule_by_keeping_unsolvable_chats_from_the_ai() -> N
         def act(self, obs: np.ndarray, info: dict) -> int:
             team = base.sim
             chat = team.pending[1]  # the arriving chat (its latent solvability is the oracle's)
-            return int(super().act(obs, info) and bool(team.L.solvable[chat]))
+            return int(super().act(obs, info) and bool(team.C.solvable[chat]))
 
     seeds = range(20)
     oracle = np.array([agents.episode_return(env, SolvableOnly(), s) for s in seeds])

@@ -17,11 +17,11 @@ def _teams(**overrides: object) -> list:
 
 def test_arm_split_does_not_change_the_workers_or_their_customers() -> None:
     base, none_treated = _teams(), _teams(**{"experiment.treatment_share": 0.0})
-    assert sum(sum(s.treated) for s in base) == round(20 * 302 / 647)
-    assert not any(any(s.treated) for s in none_treated)
+    assert sum(sum(s.workers.treated) for s in base) == round(20 * 302 / 647)
+    assert not any(any(s.workers.treated) for s in none_treated)
     for a, b in zip(base, none_treated, strict=True):
-        np.testing.assert_array_equal(a.speed, b.speed)
-        np.testing.assert_array_equal(a.skill, b.skill)
+        np.testing.assert_array_equal(a.workers.speed, b.workers.speed)
+        np.testing.assert_array_equal(a.workers.skill, b.workers.skill)
         np.testing.assert_array_equal(a.C.t, b.C.t)
         np.testing.assert_array_equal(a.C.work, b.C.work)
 

@@ -134,7 +134,7 @@ def test_ai_transcript_saves_work_only_in_categories_within_the_ais_scope() -> N
         if kind and not sim.rec["abandoned"][c]:
             in_scope = cats[sim.category[c]].ai_solvable > 0.0
             share = zeta if in_scope else 1.0
-            assert sim.need[c] == pytest.approx(sim.L.work[c] * share * sim.rec["effort"][c] ** sigma)
+            assert sim.need[c] == pytest.approx(sim.C.work[c] * share * sim.rec["effort"][c] ** sigma)
             seen[in_scope] += 1
     assert zeta < 1.0 and min(seen.values()) > 20  # both kinds of category were escalated
 

@@ -17,9 +17,6 @@ from hitl_env.sim.hooks import PaperSupervisor, Router, Supervisor
 from hitl_env.sim.population import DAY_S, HOUR_S, draw_chats, draw_workers
 from hitl_env.sim.team import ESCALATIONS, TeamSim
 
-FLOAT_FIELDS = {"assign_t", "first_reply_t", "end_t", "lag_sum", "held_sum", "away_s", "takeover_t", "f_takeover",
-                "f_peak", "f_end", "effort", "rating", "satisfaction"}  # fmt: skip
-
 
 @dataclass
 class TeamJob:
@@ -92,7 +89,7 @@ def run_team(job: TeamJob) -> pd.DataFrame:
 
 def team_records(sim: TeamSim, job: TeamJob) -> pd.DataFrame:
     """One row per chat of a finished (or paused) team simulation."""
-    r = {k: np.asarray(v, dtype=float if k in FLOAT_FIELDS else np.int64) for k, v in sim.rec.items()}
+    r = {k: v.copy() for k, v in sim.rec.items()}  # the records are views of the running state
     C, cfg = sim.C, job.cfg
     worker = r["worker"]
     assigned = ~np.isnan(r["assign_t"])
