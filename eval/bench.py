@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 import hitl_env
-from hitl_env.config import ConfigError, parse_overrides
+from hitl_env.config import ConfigError, parse_overrides, with_overrides
 
 PROG = "hitl-bench"
 DEFAULT_WORKERS = 100
@@ -130,6 +130,13 @@ def _progress_bar(total: int, desc: str, enabled: bool) -> tuple[Callable[[int],
         bar.update(done - bar.n)
 
     return update, bar.close
+
+
+def warm_up(cfg: hitl_env.Config, seed: int) -> float:
+    """Load the compiled event loop (once per process, compiling it on a new machine); seconds."""
+    t0 = time.perf_counter()
+    hitl_env.simulate(with_overrides(cfg, {"experiment.workers": 1, "experiment.days_pre": 1}), seed)
+    return time.perf_counter() - t0
 
 
 def time_simulator(cfg: hitl_env.Config, seed: int, n_jobs: int | None, desc: str, progress: bool) -> tuple[int, float]:
@@ -324,6 +331,7 @@ def main(argv: list[str] | None = None) -> int:
 
     e = cfg.experiment
     _log(f"{PROG}: preset {args.preset}, {e.workers} workers x {e.days} days, seed {args.seed}", args.quiet)
+    _log(f"  loading the compiled event loop (not timed): {warm_up(cfg, args.seed):.2f} s", args.quiet)
     rows = [ratio_row(cfg, args)]
     if args.full:
         rows.append(full_scale_row(cfg, args))

@@ -149,7 +149,7 @@ class TeamEnv(gym.Env):
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
         if self.sim is None or not self.active:
             raise RuntimeError("call reset() before step(): no episode is running")
-        if not self.action_space.contains(action):
+        if not (type(action) is int and 0 <= action <= 1) and not self.action_space.contains(action):  # fast path
             raise ValueError(f"action must be 0 or 1, got {action!r}")
         if self.decision is not None:  # (None: a shift with no decision at all ends at its first step)
             self.sim.decide(bool(action) and bool(self.obs.mask(self.decision[1])[1]))

@@ -53,7 +53,7 @@ class _Obs:
         obs = np.zeros(self.space.shape, np.float32)
         obs[: len(values)] = values
         obs[len(values) + category] = 1.0
-        return np.clip(obs, self.space.low, self.space.high)
+        return np.minimum(np.maximum(obs, self.space.low, out=obs), self.space.high, out=obs)
 
     def _progress(self, t: float) -> float:
         return (t - self.shift_start_s) / self.shift_s

@@ -1,15 +1,17 @@
 """The compiled event loop: one team's rounds, queue and chats, in numba.
 
 :class:`~hitl_env.sim.team.TeamSim` keeps the team's whole state in a few numpy arrays (layout
-below) and calls :func:`advance` to run events until the next decision, and :func:`resume` to
-apply that decision. Everything here is plain arithmetic on those arrays; the hooks, the views
-and the random generator stay in Python. One event is one chat round (a customer message and the
-reply to it). Its randomness is a row of pre-drawn numbers (2 normals, 6 uniforms, 2 unit
-exponentials), taken from the end of the block ``B``; :func:`advance` returns ``REFILL`` when
-fewer than ``P[MARGIN]`` rows are left, before an event, so an event never runs short.
+below: per-chat arrays have one row per chat and one column per field) and calls :func:`advance`
+to run events until the next decision, and :func:`resume` to apply that decision. Everything
+here is plain arithmetic on those arrays; the hooks, the views and the random generator stay in
+Python. One event is one chat round (a customer message and the reply to it). Its randomness is
+a row of pre-drawn numbers (2 normals, 6 uniforms, 2 unit exponentials) taken from the end of
+the block ``B``; :func:`advance` returns ``REFILL`` before an event when fewer than ``P[MARGIN]``
+rows are left, so an event never runs short.
 
-Compiled with ``cache=True``: the first import on a machine compiles (about 10 s) and caches
-the machine code beside this file (or in numba's user cache), later imports load it.
+Compiled with ``cache=True``: the first call on a machine compiles (about 9 s) and caches the
+machine code in ``__pycache__`` beside this file (or numba's user cache); later processes load it
+(about 0.5 s on their first call).
 """
 
 from __future__ import annotations
@@ -85,12 +87,14 @@ PARAMS = (
 
 
 # ----------------------------------------------------------------- the event heap
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def push(HT, HI, S, t, kind, c):
     """Schedule event ``kind`` of chat (or worker) ``c`` at ``t``; ties: first pushed, first out."""
     S[SEQ] += 1
     seq = S[SEQ]
     i = S[HEAP_N]
+    if i >= HT.shape[0]:  # (numba does not check bounds)
+        raise RuntimeError("event heap full")
     S[HEAP_N] = i + 1
     while i > 0:
         p = (i - 1) >> 1
@@ -103,7 +107,7 @@ def push(HT, HI, S, t, kind, c):
     HI[i, 0], HI[i, 1], HI[i, 2] = seq, kind, c
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always", error_model="numpy")
 def _pop(HT, HI, S):
     t, kind, c = HT[0], HI[0, 1], HI[0, 2]
     n = S[HEAP_N] - 1
@@ -129,22 +133,25 @@ def _pop(HT, HI, S):
     return t, kind, c
 
 
-@njit(cache=True)
-def _row(B, S):
+@njit(cache=True, inline="always", error_model="numpy")
+def _row(S):
+    """Index of the next row of draws in ``B`` (rows are taken from the end)."""
+    if S[B_LEFT] <= 0:  # (numba does not check bounds)
+        raise RuntimeError("block of draws exhausted")
     S[B_LEFT] -= 1
-    return B[S[B_LEFT]]
+    return S[B_LEFT]
 
 
 # ----------------------------------------------------------------- the loop
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def advance(CF, CI, XF, XI, WF, WI, HT, HI, Q, B, FIN, S, SF, P, CAT, V, until, route_hook):
     """Run events until a decision is due, the events run out, or the next one is after ``until``.
 
     Returns ``ROUTE`` or ``TAKEOVER`` with the decision's view in ``V`` (answer with
     :func:`resume`), ``REFILL`` when the block ``B`` runs low, or ``FINISHED``.
     """
-    n = CF.shape[1]
-    t_arr = CF[T]
+    n = CF.shape[0]
+    t_arr = CF[:, T]
     while True:
         if S[B_LEFT] < P[MARGIN]:
             return REFILL
@@ -154,11 +161,11 @@ def advance(CF, CI, XF, XI, WF, WI, HT, HI, Q, B, FIN, S, SF, P, CAT, V, until, 
                 return FINISHED
             S[NEXT_ARRIVAL] = i + 1
             if not route_hook:
-                _admit(CF, CI, XF, XI, WF, WI, HT, HI, Q, B, FIN, S, P, CAT, i, CI[RULE_ELIGIBLE, i] == 1)
+                _admit(CF, CI, XF, XI, WF, WI, HT, HI, Q, B, FIN, S, P, CAT, i, CI[i, RULE_ELIGIBLE] == 1)
                 continue
             S[PEND_C] = i
             SF[PEND_T] = t_arr[i]
-            V[0], V[1], V[2], V[3] = i, t_arr[i], CI[CATEGORY, i], CI[RULE_ELIGIBLE, i]
+            V[0], V[1], V[2], V[3] = i, t_arr[i], CI[i, CATEGORY], CI[i, RULE_ELIGIBLE]
             V[4], V[5], V[6] = S[N_QUEUED], WI[HELD].sum(), WI[ONLINE].sum()
             return ROUTE
         if S[HEAP_N] == 0:
@@ -167,16 +174,16 @@ def advance(CF, CI, XF, XI, WF, WI, HT, HI, Q, B, FIN, S, SF, P, CAT, V, until, 
             return FINISHED
         t, kind, c = _pop(HT, HI, S)
         if kind == ROUND:
-            if XI[MODE, c] == HUMAN:
+            if XI[c, MODE] == HUMAN:
                 _human_round(CF, XF, XI, WF, WI, HT, HI, B, S, P, c, t)
             elif _ai_round(CF, CI, XF, XI, WF, WI, HT, HI, Q, B, FIN, S, SF, P, CAT, V, c, t):
                 return TAKEOVER
         elif kind == END:
             _finish(CF, CI, XF, XI, WF, WI, HT, HI, Q, B, FIN, S, P, CAT, c, t)
         elif kind == RENEGE:
-            if XI[MODE, c] == QUEUED:
+            if XI[c, MODE] == QUEUED:
                 S[N_QUEUED] -= 1
-                XI[ABANDONED, c] = 1
+                XI[c, ABANDONED] = 1
                 _finish(CF, CI, XF, XI, WF, WI, HT, HI, Q, B, FIN, S, P, CAT, c, t)
         elif kind == SHIFT_ON:
             WI[ONLINE, c] = 1
@@ -185,7 +192,7 @@ def advance(CF, CI, XF, XI, WF, WI, HT, HI, Q, B, FIN, S, SF, P, CAT, V, until, 
             WI[ONLINE, c] = 0
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def resume(CF, CI, XF, XI, WF, WI, HT, HI, Q, B, FIN, S, SF, P, CAT, kind, action):
     """Apply the pending decision: eligible (``kind == ROUTE``) or take over (``TAKEOVER``).
 
@@ -195,7 +202,7 @@ def resume(CF, CI, XF, XI, WF, WI, HT, HI, Q, B, FIN, S, SF, P, CAT, kind, actio
     if kind == ROUTE:
         _admit(CF, CI, XF, XI, WF, WI, HT, HI, Q, B, FIN, S, P, CAT, c, action)
         return
-    w = XI[WORKER, c]
+    w = XI[c, WORKER]
     if action and WI[HELD, w] - WI[AI_HELD, w] < P[MAX_HAND]:
         _escalate(CF, CI, XF, XI, WF, WI, HT, HI, S, P, CAT, c, t, HUMAN_INIT)
     else:
@@ -203,39 +210,40 @@ def resume(CF, CI, XF, XI, WF, WI, HT, HI, Q, B, FIN, S, SF, P, CAT, kind, actio
 
 
 # ----------------------------------------------------------------- arrivals and queue
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _admit(CF, CI, XF, XI, WF, WI, HT, HI, Q, B, FIN, S, P, CAT, c, eligible):
-    t = CF[T, c]
-    XI[ELIGIBLE, c] = 1 if eligible else 0
+    t = CF[c, T]
+    XI[c, ELIGIBLE] = 1 if eligible else 0
     w = _free_worker(WI, S, P)
     if w < 0:
         Q[S[Q_TAIL]] = c
         S[Q_TAIL] += 1
         S[N_QUEUED] += 1
-        push(HT, HI, S, t + CF[PATIENCE, c], RENEGE, c)
+        push(HT, HI, S, t + CF[c, PATIENCE], RENEGE, c)
     else:
         _assign(CF, CI, XF, XI, WF, WI, HT, HI, B, S, P, CAT, c, w, t)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always", error_model="numpy")
 def _free_worker(WI, S, P):
     """The online worker with the fewest chats below the cap (round-robin ties), or -1."""
     nw = WI.shape[1]
     best, best_h = -1, P[MAX_CONC]
-    for k in range(nw):
-        w = (S[RR] + k) % nw
+    w = S[RR]
+    for _ in range(nw):
         if WI[ONLINE, w] and WI[HELD, w] < best_h:
             best, best_h = w, WI[HELD, w]
+        w = w + 1 if w + 1 < nw else 0
     if best >= 0:
-        S[RR] = (best + 1) % nw
+        S[RR] = best + 1 if best + 1 < nw else 0
     return best
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _drain_queue(CF, CI, XF, XI, WF, WI, HT, HI, Q, B, S, P, CAT, t):
     while S[Q_HEAD] < S[Q_TAIL]:
         c = Q[S[Q_HEAD]]
-        if XI[MODE, c] != QUEUED:  # left while waiting (skipped lazily)
+        if XI[c, MODE] != QUEUED:  # left while waiting (skipped lazily)
             S[Q_HEAD] += 1
             continue
         w = _free_worker(WI, S, P)
@@ -246,66 +254,67 @@ def _drain_queue(CF, CI, XF, XI, WF, WI, HT, HI, Q, B, S, P, CAT, t):
         _assign(CF, CI, XF, XI, WF, WI, HT, HI, B, S, P, CAT, c, w, t)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _assign(CF, CI, XF, XI, WF, WI, HT, HI, B, S, P, CAT, c, w, t):
-    XI[WORKER, c] = w
-    XF[ASSIGN_T, c] = t
+    XI[c, WORKER] = w
+    XF[c, ASSIGN_T] = t
     WI[HELD, w] += 1
-    XF[HELD_SUM, c] += WI[HELD, w]
+    XF[c, HELD_SUM] += WI[HELD, w]
     if not P[ROUNDS_MODEL]:
-        XI[MODE, c] = HUMAN
-        XF[FIRST_REPLY_T, c] = t
-        push(HT, HI, S, t + _row(B, S)[8] / P[SERVICE_RATE], END, c)
+        XI[c, MODE] = HUMAN
+        XF[c, FIRST_REPLY_T] = t
+        push(HT, HI, S, t + B[_row(S), 8] / P[SERVICE_RATE], END, c)
         return
-    wait_min = (t - CF[T, c]) / 60.0
+    wait_min = (t - CF[c, T]) / 60.0
     if P[EMOTION_ON]:
-        f = XF[F, c] = XF[F, c] + P[QUEUE_PER_MIN] * wait_min
-        if f > XF[F_PEAK, c]:
-            XF[F_PEAK, c] = f
-    if XI[ELIGIBLE, c] and WI[TREATED, w] and CF[T, c] >= P[POST_START]:
-        XI[ROUTED_AI, c] = 1
-        XI[MODE, c] = AI
+        f = XF[c, F] = XF[c, F] + P[QUEUE_PER_MIN] * wait_min
+        if f > XF[c, F_PEAK]:
+            XF[c, F_PEAK] = f
+    if XI[c, ELIGIBLE] and WI[TREATED, w] and CF[c, T] >= P[POST_START]:
+        XI[c, ROUTED_AI] = 1
+        XI[c, MODE] = AI
         WI[AI_HELD, w] += 1
         _set_attention(XF, WF, c, w, P[MON_ATT])
         push(HT, HI, S, t, ROUND, c)
     else:
-        cat = CI[CATEGORY, c]
-        _start_human(XF, XI, WF, HT, HI, S, c, w, t, 1.0, CF[WORK, c], CAT[CAT_ATTENTION, cat])
+        cat = CI[c, CATEGORY]
+        _start_human(XF, XI, WF, HT, HI, S, c, w, t, 1.0, CF[c, WORK], CAT[CAT_ATTENTION, cat])
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always", error_model="numpy")
 def _set_attention(XF, WF, c, w, a):
-    WF[ATT_LOAD, w] += a - XF[ATT, c]
-    XF[ATT, c] = a
+    WF[ATT_LOAD, w] += a - XF[c, ATT]
+    XF[c, ATT] = a
 
 
 # ----------------------------------------------------------------- human handling
-@njit(cache=True)
+@njit(cache=True, inline="always", error_model="numpy")
 def _start_human(XF, XI, WF, HT, HI, S, c, w, t, effort, work, attention):
-    XI[MODE, c] = HUMAN
-    XF[NEED, c] = work
-    XF[PROGRESS, c] = 0.0
-    XF[EFFORT, c] = effort
+    XI[c, MODE] = HUMAN
+    XF[c, NEED] = work
+    XF[c, PROGRESS] = 0.0
+    XF[c, EFFORT] = effort
     _set_attention(XF, WF, c, w, attention)
     push(HT, HI, S, t, ROUND, c)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always", error_model="numpy")
 def _human_round(CF, XF, XI, WF, WI, HT, HI, B, S, P, c, t):
     """One round of a human-handled chat: the customer's message and the worker's reply."""
-    r = _row(B, S)
-    zl, zf, u_sw, u_rep, u_pro, u_ab, u_msg, u_emp, e1, e2 = r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9]
-    w, e = XI[WORKER, c], XF[EFFORT, c]
+    r = _row(S)
+    zl, zf, u_sw, u_rep, u_pro, u_ab = B[r, 0], B[r, 1], B[r, 2], B[r, 3], B[r, 4], B[r, 5]
+    u_msg, u_emp, e1, e2 = B[r, 6], B[r, 7], B[r, 8], B[r, 9]
+    w, e = XI[c, WORKER], XF[c, EFFORT]
     held = WI[HELD, w]
     # one customer message per round; rounds, customer messages and the count behind the mean
     # concurrency are derived from human_rounds and ai_rounds when the records are built
-    XI[HUMAN_ROUNDS, c] += 1
-    n_human = XI[HUMAN_ROUNDS, c]
-    XF[HELD_SUM, c] += held
+    XI[c, HUMAN_ROUNDS] += 1
+    n_human = XI[c, HUMAN_ROUNDS]
+    XF[c, HELD_SUM] += held
     answered = u_rep < P[REPLY_BASE] + (1.0 - P[REPLY_BASE]) * e
     if answered:
         # switch-aways: Poisson in the attention the worker's other chats demand
-        lam = P[SWITCH_RATE] * (WF[ATT_LOAD, w] - XF[ATT, c])
+        lam = P[SWITCH_RATE] * (WF[ATT_LOAD, w] - XF[c, ATT])
         k, p = 0, math.exp(-lam)
         cdf = p
         while u_sw > cdf and k < 50:
@@ -314,21 +323,21 @@ def _human_round(CF, XF, XI, WF, WI, HT, HI, B, S, P, c, t):
             cdf += p
         away = P[AWAY] * k * e1 if k else 0.0
         if k:
-            XI[SWITCHES, c] += k
-            XF[AWAY_S, c] += away
+            XI[c, SWITCHES] += k
+            XF[c, AWAY_S] += away
         slow = e ** -P[LAG_EXP] if e != 1.0 else 1.0  # disengaged workers reply later
         lag = (P[LAG_S] * WF[SPEED, w] * (1.0 + P[SLOWDOWN] * (held - 1)) * slow
                * math.exp(P[LAG_SD] * zl + P[LAG_MU]) + away)  # fmt: skip
         t_reply = t + lag
-        if XI[WORKER_ROUNDS, c] == 0 and math.isnan(XF[FIRST_REPLY_T, c]):  # the first reply
-            XF[FIRST_REPLY_T, c] = t_reply
-        XI[WORKER_ROUNDS, c] += 1
-        XI[MSG_WORKER, c] += 2 if u_msg < P[EXTRA_MSG] * e else 1
-        XF[LAG_SUM, c] += lag
+        if XI[c, WORKER_ROUNDS] == 0 and math.isnan(XF[c, FIRST_REPLY_T]):  # the first reply
+            XF[c, FIRST_REPLY_T] = t_reply
+        XI[c, WORKER_ROUNDS] += 1
+        XI[c, MSG_WORKER] += 2 if u_msg < P[EXTRA_MSG] * e else 1
+        XF[c, LAG_SUM] += lag
         if u_emp < WF[EMPATHY, w]:
-            XI[EMPATHETIC, c] += 1
+            XI[c, EMPATHETIC] += 1
         if u_pro < P[PRO_BASE] * e:
-            XI[PROACTIVE, c] += 1
+            XI[c, PROACTIVE] += 1
             gain = 1.0
         else:
             gain = P[PASSIVE]
@@ -337,68 +346,68 @@ def _human_round(CF, XF, XI, WF, WI, HT, HI, B, S, P, c, t):
         waited = P[NUDGE_S] * e2
         t_reply = t + waited
         gain = 0.0
-    XF[PROGRESS, c] += gain
+    XF[c, PROGRESS] += gain
     if P[EMOTION_ON]:
         excess = waited - P[LAG_EXPECT]
         drive = (P[LAG_PER_MIN] * excess / 60.0 if excess > 0.0 else 0.0) - P[RELIEF] * gain
-        _set_f(XF, c, XF[F, c] * P[DECAY] + drive + P[NOISE] * zf)
-    f = XF[F, c]
+        _set_f(XF, c, XF[c, F] * P[DECAY] + drive + P[NOISE] * zf)
+    f = XF[c, F]
     if u_ab < P[HAZARD_BASE] + P[HAZARD_SLOPE] * (f if f > 0.0 else 0.0) or n_human >= P[MAX_ROUNDS]:
         _leave(CF, XI, HT, HI, S, P, c, t_reply)
-    elif XF[PROGRESS, c] >= XF[NEED, c]:
+    elif XF[c, PROGRESS] >= XF[c, NEED]:
         push(HT, HI, S, t_reply + P[CLOSE_S], END, c)
     else:  # the customer answers the reply, or the nudge is their next message
         push(HT, HI, S, t_reply + P[CUST_S] * e2 if answered else t_reply, ROUND, c)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always", error_model="numpy")
 def _set_f(XF, c, f):
-    XF[F, c] = f
-    if f > XF[F_PEAK, c]:
-        XF[F_PEAK, c] = f
+    XF[c, F] = f
+    if f > XF[c, F_PEAK]:
+        XF[c, F_PEAK] = f
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always", error_model="numpy")
 def _leave(CF, XI, HT, HI, S, P, c, t):
-    XI[ABANDONED, c] = 1
-    silent = CF[U_SILENT, c] < P[SILENT_SHARE]
+    XI[c, ABANDONED] = 1
+    silent = CF[c, U_SILENT] < P[SILENT_SHARE]
     push(HT, HI, S, t + (P[SILENT_TIMEOUT] if silent else 0.0), END, c)
-    XI[MODE, c] = DONE  # no further rounds; END closes the record
+    XI[c, MODE] = DONE  # no further rounds; END closes the record
 
 
 # ----------------------------------------------------------------- AI handling
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _ai_round(CF, CI, XF, XI, WF, WI, HT, HI, Q, B, FIN, S, SF, P, CAT, V, c, t):
     """One AI round; True when the supervisor's decision is due (its view is in ``V``)."""
-    r = _row(B, S)
-    zl, zf, u_bad, u_sup, u_conf, u_ab, e2 = r[0], r[1], r[2], r[3], r[4], r[5], r[9]
-    XI[AI_ROUNDS, c] += 1
-    n = XI[AI_ROUNDS, c]
-    XI[MSG_AI, c] += 1
-    w = XI[WORKER, c]
-    XF[HELD_SUM, c] += WI[HELD, w]
+    r = _row(S)
+    zl, zf, u_bad, u_sup, u_conf, u_ab, e2 = B[r, 0], B[r, 1], B[r, 2], B[r, 3], B[r, 4], B[r, 5], B[r, 9]
+    XI[c, AI_ROUNDS] += 1
+    n = XI[c, AI_ROUNDS]
+    XI[c, MSG_AI] += 1
+    w = XI[c, WORKER]
+    XF[c, HELD_SUM] += WI[HELD, w]
     t_reply = t + P[AI_REPLY_S]
-    if math.isnan(XF[FIRST_REPLY_T, c]):
-        XF[FIRST_REPLY_T, c] = t_reply
-    solvable = CI[SOLVABLE, c] == 1
-    on_track = solvable and not CI[MISREAD, c]
+    if math.isnan(XF[c, FIRST_REPLY_T]):
+        XF[c, FIRST_REPLY_T] = t_reply
+    solvable = CI[c, SOLVABLE] == 1
+    on_track = solvable and not CI[c, MISREAD]
     drive = -P[RELIEF] * P[AI_PROGRESS] if on_track else (P[MISREAD_FRUS] if solvable else P[LOOP_FRUS])
     if P[EMOTION_ON]:
         drive += P[FRUS_JUMP] if u_bad < P[FRUS_REPLY] else 0.0
-        _set_f(XF, c, XF[F, c] * P[DECAY] + drive + P[NOISE] * zf)
-    reading = -XF[F, c] + P[SENT_NOISE] * zl
-    trend = reading - XF[READING, c] if n > 1 else 0.0
-    XF[READING, c] = reading
-    low = XI[LOW_RUN, c] = XI[LOW_RUN, c] + 1 if reading < -P[EMO_THRESHOLD] else 0
-    if on_track and n >= CI[AI_NEED, c]:
-        XI[RESOLVED, c] = 1 if CF[U_RESOLVE, c] < P[RES_QUALITY] else 0
+        _set_f(XF, c, XF[c, F] * P[DECAY] + drive + P[NOISE] * zf)
+    reading = -XF[c, F] + P[SENT_NOISE] * zl
+    trend = reading - XF[c, READING] if n > 1 else 0.0
+    XF[c, READING] = reading
+    low = XI[c, LOW_RUN] = XI[c, LOW_RUN] + 1 if reading < -P[EMO_THRESHOLD] else 0
+    if on_track and n >= CI[c, AI_NEED]:
+        XI[c, RESOLVED] = 1 if CF[c, U_RESOLVE] < P[RES_QUALITY] else 0
         push(HT, HI, S, t_reply + P[CLOSE_S], END, c)
-        XI[MODE, c] = DONE
-    elif (P[TECHNICAL_ON] and not solvable and n >= CI[TECH_ROUND, c]) or n >= P[AI_MAX_ROUNDS]:
+        XI[c, MODE] = DONE
+    elif (P[TECHNICAL_ON] and not solvable and n >= CI[c, TECH_ROUND]) or n >= P[AI_MAX_ROUNDS]:
         _escalate(CF, CI, XF, XI, WF, WI, HT, HI, S, P, CAT, c, t_reply, TECHNICAL)
     elif P[EMOTIONAL_ON] and low >= P[EMO_ROUNDS]:
         _escalate(CF, CI, XF, XI, WF, WI, HT, HI, S, P, CAT, c, t_reply, EMOTIONAL)
-    elif u_ab < P[HAZARD_BASE] + P[HAZARD_SLOPE] * max(0.0, XF[F, c]):
+    elif u_ab < P[HAZARD_BASE] + P[HAZARD_SLOPE] * max(0.0, XF[c, F]):
         _leave(CF, XI, HT, HI, S, P, c, t_reply)
     else:
         gap = P[CONF_GAP] if solvable else -P[CONF_GAP]
@@ -407,72 +416,72 @@ def _ai_round(CF, CI, XF, XI, WF, WI, HT, HI, Q, B, FIN, S, SF, P, CAT, V, c, t)
         SF[PEND_T] = t_reply
         SF[NEXT_CUSTOMER] = e2
         held, ai_held = WI[HELD, w], WI[AI_HELD, w]
-        V[0], V[1], V[2], V[3], V[4], V[5], V[6] = c, w, t_reply, t_reply - CF[T, c], n, reading, trend
-        V[7], V[8], V[9], V[10], V[11] = conf, CI[CATEGORY, c], held, ai_held, S[N_QUEUED]
+        V[0], V[1], V[2], V[3], V[4], V[5], V[6] = c, w, t_reply, t_reply - CF[c, T], n, reading, trend
+        V[7], V[8], V[9], V[10], V[11] = conf, CI[c, CATEGORY], held, ai_held, S[N_QUEUED]
         V[12], V[13] = 1.0 if held - ai_held < P[MAX_HAND] else 0.0, u_sup
         return True
     return False
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _escalate(CF, CI, XF, XI, WF, WI, HT, HI, S, P, CAT, c, t, kind):
-    f, n = XF[F, c], XI[AI_ROUNDS, c]
-    w = XI[WORKER, c]
+    f, n = XF[c, F], XI[c, AI_ROUNDS]
+    w = XI[c, WORKER]
     WI[AI_HELD, w] -= 1
-    XI[ESCALATION, c] = kind
-    XF[TAKEOVER_T, c] = t - CF[T, c]
-    XI[TAKEOVER_ROUND, c] = n
-    XF[F_TAKEOVER, c] = f
+    XI[c, ESCALATION] = kind
+    XF[c, TAKEOVER_T] = t - CF[c, T]
+    XI[c, TAKEOVER_ROUND] = n
+    XF[c, F_TAKEOVER] = f
     late = max(0.0, n - P[LATE_GRACE])
     excess = max(0.0, f - P[FRUS_GRACE])
     effort = max(P[EFFORT_FLOOR], math.exp(-P[FRUS_SLOPE] * excess - P[LATE_SLOPE] * late))
-    work = CF[WORK, c] * CAT[CAT_HANDOFF, CI[CATEGORY, c]] * effort ** P[SCOPE_EXP]  # disengaged: less done
+    work = CF[c, WORK] * CAT[CAT_HANDOFF, CI[c, CATEGORY]] * effort ** P[SCOPE_EXP]  # disengaged: less done
     _start_human(XF, XI, WF, HT, HI, S, c, w, t + P[HANDOFF_READ], effort, work, P[ESC_ATT])
 
 
 # ----------------------------------------------------------------- endings
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _finish(CF, CI, XF, XI, WF, WI, HT, HI, Q, B, FIN, S, P, CAT, c, t):
     """A chat's last reply is in: settle resolution, emotion, rating and retrial."""
     if not P[ROUNDS_MODEL]:
-        XI[RESOLVED, c] = 1 - XI[ABANDONED, c]
+        XI[c, RESOLVED] = 1 - XI[c, ABANDONED]
         _close(CF, CI, XF, XI, WF, WI, HT, HI, Q, B, FIN, S, P, CAT, c, t)
         return
-    if XI[HUMAN_ROUNDS, c] and not XI[ABANDONED, c]:
-        p = P[RESOLVE_BASE] + WF[SKILL, XI[WORKER, c]] - P[RESOLVE_EFFORT] * (1.0 - XF[EFFORT, c])
-        if XI[ESCALATION, c]:  # the human starts from the AI's transcript
-            p += CAT[CAT_CONTEXT, CI[CATEGORY, c]]
-        XI[RESOLVED, c] = 1 if CF[U_RESOLVE, c] < p else 0
-    if P[EMOTION_ON] and XI[RESOLVED, c]:
-        XF[F, c] -= P[RES_RELIEF]
-    f_end = XF[F, c]
-    ai_alone = XI[ROUTED_AI, c] == 1 and XI[ESCALATION, c] == NONE and XI[ABANDONED, c] == 0
-    peak = max(0.0, XF[F_PEAK, c])
-    sat = P[RATING_BASE] + P[RATING_RESOLVED] * XI[RESOLVED, c] - P[RATING_PEAK] * peak - P[RATING_END] * f_end
-    sat += P[RATING_NOISE] * CF[Z_RATING, c] - P[STYLE_PENALTY] * (1.0 if ai_alone else 0.0)
-    satisfaction = XF[SATISFACTION, c] = min(5.0, max(1.0, np.rint(sat)))
-    if not XI[ABANDONED, c] and CF[U_RATE, c] < P[RATE_BASE] + P[RATE_FRUS] * max(0.0, f_end):
-        XI[RATED, c] = 1
-        XF[RATING, c] = satisfaction
-    unresolved = 1 - XI[RESOLVED, c]
+    if XI[c, HUMAN_ROUNDS] and not XI[c, ABANDONED]:
+        p = P[RESOLVE_BASE] + WF[SKILL, XI[c, WORKER]] - P[RESOLVE_EFFORT] * (1.0 - XF[c, EFFORT])
+        if XI[c, ESCALATION]:  # the human starts from the AI's transcript
+            p += CAT[CAT_CONTEXT, CI[c, CATEGORY]]
+        XI[c, RESOLVED] = 1 if CF[c, U_RESOLVE] < p else 0
+    if P[EMOTION_ON] and XI[c, RESOLVED]:
+        XF[c, F] -= P[RES_RELIEF]
+    f_end = XF[c, F]
+    ai_alone = XI[c, ROUTED_AI] == 1 and XI[c, ESCALATION] == NONE and XI[c, ABANDONED] == 0
+    peak = max(0.0, XF[c, F_PEAK])
+    sat = P[RATING_BASE] + P[RATING_RESOLVED] * XI[c, RESOLVED] - P[RATING_PEAK] * peak - P[RATING_END] * f_end
+    sat += P[RATING_NOISE] * CF[c, Z_RATING] - P[STYLE_PENALTY] * (1.0 if ai_alone else 0.0)
+    satisfaction = XF[c, SATISFACTION] = min(5.0, max(1.0, np.rint(sat)))
+    if not XI[c, ABANDONED] and CF[c, U_RATE] < P[RATE_BASE] + P[RATE_FRUS] * max(0.0, f_end):
+        XI[c, RATED] = 1
+        XF[c, RATING] = satisfaction
+    unresolved = 1 - XI[c, RESOLVED]
     p_retry = P[RETRIAL_BASE] + P[RETRIAL_UNRESOLVED] * unresolved + P[RETRIAL_FRUS] * max(0.0, f_end)
-    XI[RETRIAL, c] = 1 if CF[U_RETRIAL, c] < p_retry else 0
-    XF[F_END, c] = f_end
+    XI[c, RETRIAL] = 1 if CF[c, U_RETRIAL] < p_retry else 0
+    XF[c, F_END] = f_end
     _close(CF, CI, XF, XI, WF, WI, HT, HI, Q, B, FIN, S, P, CAT, c, t)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _close(CF, CI, XF, XI, WF, WI, HT, HI, Q, B, FIN, S, P, CAT, c, t):
-    XF[END_T, c] = t
+    XF[c, END_T] = t
     FIN[S[FIN_N]] = c
     S[FIN_N] += 1
-    was_queued = XI[MODE, c] == QUEUED
-    XI[MODE, c] = DONE
+    was_queued = XI[c, MODE] == QUEUED
+    XI[c, MODE] = DONE
     if was_queued:
         return
-    w = XI[WORKER, c]
+    w = XI[c, WORKER]
     WI[HELD, w] -= 1
-    if XI[ROUTED_AI, c] and XI[ESCALATION, c] == NONE:  # closed by or during the AI
+    if XI[c, ROUTED_AI] and XI[c, ESCALATION] == NONE:  # closed by or during the AI
         WI[AI_HELD, w] -= 1
     _set_attention(XF, WF, c, w, 0.0)
     if WI[ONLINE, w]:

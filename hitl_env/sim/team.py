@@ -97,17 +97,18 @@ class TeamSim:
             [cfg.ai.handoff_resolve if c.ai_solvable > 0.0 else 0.0 for c in cats],
         ], dtype=float)  # fmt: skip
         C = chats
-        self.CF = np.array([C.t, C.work, C.patience, C.u_silent, C.u_resolve, C.u_rate, C.z_rating, C.u_retrial])
-        self.CF = self.CF.reshape(8, n)
+        # one row per chat (its fields share cache lines), one column per field
+        self.CF = np.column_stack([C.t, C.work, C.patience, C.u_silent, C.u_resolve, C.u_rate, C.z_rating, C.u_retrial])
         rule = self.CAT[K.CAT_ELIGIBLE].astype(np.int64)[C.category]
-        self.CI = np.array([C.category, C.solvable, C.misread, C.ai_need, C.tech_round, rule], np.int64).reshape(6, n)
-        self.XF = np.zeros((5 + len(K.FLOAT_RECORDS), n))
-        self.XF[K.F] = C.f0
-        self.XF[[K.ASSIGN_T, K.FIRST_REPLY_T, K.END_T, K.TAKEOVER_T, K.F_TAKEOVER, K.RATING, K.SATISFACTION]] = np.nan
-        self.XF[K.F_PEAK] = C.f0
-        self.XI = np.zeros((2 + len(K.INT_RECORDS), n), np.int64)
-        self.XI[K.MODE] = QUEUED
-        self.XI[K.TAKEOVER_ROUND] = -1
+        self.CI = np.column_stack([C.category, C.solvable, C.misread, C.ai_need, C.tech_round, rule]).astype(np.int64)
+        self.XF = np.zeros((n, 5 + len(K.FLOAT_RECORDS)))
+        self.XF[:, K.F] = C.f0
+        unset = [K.ASSIGN_T, K.FIRST_REPLY_T, K.END_T, K.TAKEOVER_T, K.F_TAKEOVER, K.RATING, K.SATISFACTION]
+        self.XF[:, unset] = np.nan
+        self.XF[:, K.F_PEAK] = C.f0
+        self.XI = np.zeros((n, 2 + len(K.INT_RECORDS)), np.int64)
+        self.XI[:, K.MODE] = QUEUED
+        self.XI[:, K.TAKEOVER_ROUND] = -1
         self.WF = np.array([workers.speed, workers.skill, workers.empathy, np.zeros(nw)]).reshape(4, nw)
         self.WI = np.zeros((4, nw), np.int64)
         self.WI[K.TREATED] = workers.treated
@@ -128,8 +129,8 @@ class TeamSim:
                 K.push(self.HT, self.HI, self.S, b, K.SHIFT_OFF, w)
 
     def _bind_records(self) -> None:
-        self.rec = {k: self.XI[i] for k, i in K.INT_RECORDS.items()}
-        self.rec.update({k: self.XF[i] for k, i in K.FLOAT_RECORDS.items()})
+        self.rec = {k: self.XI[:, i] for k, i in K.INT_RECORDS.items()}
+        self.rec.update({k: self.XF[:, i] for k, i in K.FLOAT_RECORDS.items()})
 
     def __getstate__(self) -> dict:
         return {k: v for k, v in self.__dict__.items() if k != "rec"}  # views: rebound on load
@@ -212,22 +213,22 @@ class TeamSim:
     @property
     def mode(self) -> np.ndarray:
         """Each chat's mode: ``HUMAN``, ``AI``, ``DONE`` or ``QUEUED`` (not yet arrived, or waiting)."""
-        return self.XI[K.MODE]
+        return self.XI[:, K.MODE]
 
     @property
     def f(self) -> np.ndarray:
         """Each chat's frustration."""
-        return self.XF[K.F]
+        return self.XF[:, K.F]
 
     @property
     def need(self) -> np.ndarray:
         """Work units each human-handled chat needs before it closes."""
-        return self.XF[K.NEED]
+        return self.XF[:, K.NEED]
 
     @property
     def reading(self) -> np.ndarray:
         """The latest sentiment reading of each AI chat."""
-        return self.XF[K.READING]
+        return self.XF[:, K.READING]
 
     @property
     def held(self) -> list[int]:
