@@ -8,6 +8,7 @@ import pytest
 import hitl_env
 from hitl_env.sim.hooks import PENDING, NeverTakeover, PaperSupervisor, RuleRouter
 from hitl_env.sim.run import build_team, default_supervisor, run_team, team_jobs, team_records
+from hitl_env.sim import kernel
 from hitl_env.sim.team import QUEUED
 
 SMALL = {"experiment.workers": 10, "experiment.days_pre": 1, "experiment.days_post": 3}
@@ -59,6 +60,18 @@ def test_decide_without_pending_and_run_with_pending_fail() -> None:
         sim.decide(True)
     assert sim.run() is not None
     with pytest.raises(RuntimeError, match="decision is pending"):
+        sim.run()
+
+
+def test_the_compiled_loop_raises_instead_of_running_past_its_arrays() -> None:
+    """numba does not check bounds: the loop's own guards must stop it with an error."""
+    sim = build_team(team_jobs(small(), seed=0)[0])
+    sim.HT, sim.HI = sim.HT[: sim.S[kernel.HEAP_N]], sim.HI[: sim.S[kernel.HEAP_N]]  # no room for a chat's event
+    with pytest.raises(RuntimeError, match="event heap full"):
+        sim.run()
+    sim = build_team(team_jobs(small(), seed=0)[0])
+    sim.P[kernel.MARGIN] = 0  # the loop no longer asks for a new block before the first round
+    with pytest.raises(RuntimeError, match="block of draws exhausted"):
         sim.run()
 
 
