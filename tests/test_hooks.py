@@ -6,9 +6,9 @@ import pandas as pd
 import pytest
 
 import hitl_env
+from hitl_env.sim import kernel
 from hitl_env.sim.hooks import PENDING, NeverTakeover, PaperSupervisor, RuleRouter
 from hitl_env.sim.run import build_team, default_supervisor, run_team, team_jobs, team_records
-from hitl_env.sim import kernel
 from hitl_env.sim.team import QUEUED
 
 SMALL = {"experiment.workers": 10, "experiment.days_pre": 1, "experiment.days_post": 3}

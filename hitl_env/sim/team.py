@@ -216,11 +216,6 @@ class TeamSim:
         return self.XI[:, K.MODE]
 
     @property
-    def f(self) -> np.ndarray:
-        """Each chat's frustration."""
-        return self.XF[:, K.F]
-
-    @property
     def need(self) -> np.ndarray:
         """Work units each human-handled chat needs before it closes."""
         return self.XF[:, K.NEED]
