@@ -27,10 +27,10 @@ SHIFT_ON, SHIFT_OFF, RENEGE, ROUND, END = 0, 1, 2, 3, 4
 NONE, TECHNICAL, EMOTIONAL, HUMAN_INIT = 0, 1, 2, 3
 FINISHED, ROUTE, TAKEOVER, REFILL = 0, 1, 2, 3
 
-# rows of CF (chat inputs, float) and CI (chat inputs, int)
+# columns of CF (chat inputs, float) and CI (chat inputs, int): one row per chat
 T, WORK, PATIENCE, U_SILENT, U_RESOLVE, U_RATE, Z_RATING, U_RETRIAL = range(8)
 CATEGORY, SOLVABLE, MISREAD, AI_NEED, TECH_ROUND, RULE_ELIGIBLE = range(6)
-# rows of XF (chat state and records, float) and XI (int); the records are RECORD_FIELDS
+# columns of XF (chat state and records, float) and XI (int); the records are RECORD_FIELDS
 F, PROGRESS, NEED, ATT, READING = range(5)
 (ASSIGN_T, FIRST_REPLY_T, END_T, LAG_SUM, HELD_SUM, AWAY_S, TAKEOVER_T, F_TAKEOVER, F_PEAK, F_END,
  EFFORT, RATING, SATISFACTION) = range(5, 18)  # fmt: skip
@@ -57,7 +57,7 @@ CAT_ELIGIBLE, CAT_ATTENTION, CAT_HANDOFF, CAT_CONTEXT = range(4)
 # S (int scalars) and SF (float scalars)
 RR, N_QUEUED, SEQ, NEXT_ARRIVAL, HEAP_N, Q_HEAD, Q_TAIL, B_LEFT, FIN_N, PEND_C = range(10)
 PEND_T, NEXT_CUSTOMER = range(2)
-# the decision view V: RoundView's fields in order (ArrivalView's in its first 8)
+# the decision view V: RoundView's fields in order, or ArrivalView's first 7 (its u is added in Python)
 V_SIZE = 14
 # P (parameters, float; booleans as 0/1)
 PARAMS = (
