@@ -87,7 +87,7 @@ PARAMS = (
 
 
 # ----------------------------------------------------------------- the event heap
-@njit(cache=True, error_model="numpy")
+@njit(cache=True)
 def push(HT, HI, S, t, kind, c):
     """Schedule event ``kind`` of chat (or worker) ``c`` at ``t``; ties: first pushed, first out."""
     S[SEQ] += 1
@@ -107,7 +107,7 @@ def push(HT, HI, S, t, kind, c):
     HI[i, 0], HI[i, 1], HI[i, 2] = seq, kind, c
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, inline="always")
 def _pop(HT, HI, S):
     t, kind, c = HT[0], HI[0, 1], HI[0, 2]
     n = S[HEAP_N] - 1
@@ -133,7 +133,7 @@ def _pop(HT, HI, S):
     return t, kind, c
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, inline="always")
 def _row(S):
     """Index of the next row of draws in ``B`` (rows are taken from the end)."""
     if S[B_LEFT] <= 0:  # (numba does not check bounds)
@@ -143,7 +143,7 @@ def _row(S):
 
 
 # ----------------------------------------------------------------- the loop
-@njit(cache=True, error_model="numpy")
+@njit(cache=True)
 def advance(CF, CI, XF, XI, WF, WI, HT, HI, Q, B, FIN, S, SF, P, CAT, V, until, route_hook):
     """Run events until a decision is due, the events run out, or the next one is after ``until``.
 
@@ -161,7 +161,7 @@ def advance(CF, CI, XF, XI, WF, WI, HT, HI, Q, B, FIN, S, SF, P, CAT, V, until, 
                 return FINISHED
             S[NEXT_ARRIVAL] = i + 1
             if not route_hook:
-                _admit(CF, CI, XF, XI, WF, WI, HT, HI, Q, B, FIN, S, P, CAT, i, CI[i, RULE_ELIGIBLE] == 1)
+                _admit(CF, CI, XF, XI, WF, WI, HT, HI, Q, B, S, P, CAT, i, CI[i, RULE_ELIGIBLE] == 1)
                 continue
             S[PEND_C] = i
             SF[PEND_T] = t_arr[i]
@@ -176,7 +176,7 @@ def advance(CF, CI, XF, XI, WF, WI, HT, HI, Q, B, FIN, S, SF, P, CAT, V, until, 
         if kind == ROUND:
             if XI[c, MODE] == HUMAN:
                 _human_round(CF, XF, XI, WF, WI, HT, HI, B, S, P, c, t)
-            elif _ai_round(CF, CI, XF, XI, WF, WI, HT, HI, Q, B, FIN, S, SF, P, CAT, V, c, t):
+            elif _ai_round(CF, CI, XF, XI, WF, WI, HT, HI, B, S, SF, P, CAT, V, c, t):
                 return TAKEOVER
         elif kind == END:
             _finish(CF, CI, XF, XI, WF, WI, HT, HI, Q, B, FIN, S, P, CAT, c, t)
@@ -192,7 +192,7 @@ def advance(CF, CI, XF, XI, WF, WI, HT, HI, Q, B, FIN, S, SF, P, CAT, V, until, 
             WI[ONLINE, c] = 0
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True)
 def resume(CF, CI, XF, XI, WF, WI, HT, HI, Q, B, FIN, S, SF, P, CAT, kind, action):
     """Apply the pending decision: eligible (``kind == ROUTE``) or take over (``TAKEOVER``).
 
@@ -200,7 +200,7 @@ def resume(CF, CI, XF, XI, WF, WI, HT, HI, Q, B, FIN, S, SF, P, CAT, kind, actio
     """
     c, t = S[PEND_C], SF[PEND_T]
     if kind == ROUTE:
-        _admit(CF, CI, XF, XI, WF, WI, HT, HI, Q, B, FIN, S, P, CAT, c, action)
+        _admit(CF, CI, XF, XI, WF, WI, HT, HI, Q, B, S, P, CAT, c, action)
         return
     w = XI[c, WORKER]
     if action and WI[HELD, w] - WI[AI_HELD, w] < P[MAX_HAND]:
@@ -210,8 +210,8 @@ def resume(CF, CI, XF, XI, WF, WI, HT, HI, Q, B, FIN, S, SF, P, CAT, kind, actio
 
 
 # ----------------------------------------------------------------- arrivals and queue
-@njit(cache=True, error_model="numpy")
-def _admit(CF, CI, XF, XI, WF, WI, HT, HI, Q, B, FIN, S, P, CAT, c, eligible):
+@njit(cache=True)
+def _admit(CF, CI, XF, XI, WF, WI, HT, HI, Q, B, S, P, CAT, c, eligible):
     t = CF[c, T]
     XI[c, ELIGIBLE] = 1 if eligible else 0
     w = _free_worker(WI, S, P)
@@ -224,7 +224,7 @@ def _admit(CF, CI, XF, XI, WF, WI, HT, HI, Q, B, FIN, S, P, CAT, c, eligible):
         _assign(CF, CI, XF, XI, WF, WI, HT, HI, B, S, P, CAT, c, w, t)
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, inline="always")
 def _free_worker(WI, S, P):
     """The online worker with the fewest chats below the cap (round-robin ties), or -1."""
     nw = WI.shape[1]
@@ -239,7 +239,7 @@ def _free_worker(WI, S, P):
     return best
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True)
 def _drain_queue(CF, CI, XF, XI, WF, WI, HT, HI, Q, B, S, P, CAT, t):
     while S[Q_HEAD] < S[Q_TAIL]:
         c = Q[S[Q_HEAD]]
@@ -254,7 +254,7 @@ def _drain_queue(CF, CI, XF, XI, WF, WI, HT, HI, Q, B, S, P, CAT, t):
         _assign(CF, CI, XF, XI, WF, WI, HT, HI, B, S, P, CAT, c, w, t)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True)
 def _assign(CF, CI, XF, XI, WF, WI, HT, HI, B, S, P, CAT, c, w, t):
     XI[c, WORKER] = w
     XF[c, ASSIGN_T] = t
@@ -281,14 +281,14 @@ def _assign(CF, CI, XF, XI, WF, WI, HT, HI, B, S, P, CAT, c, w, t):
         _start_human(XF, XI, WF, HT, HI, S, c, w, t, 1.0, CF[c, WORK], CAT[CAT_ATTENTION, cat])
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, inline="always")
 def _set_attention(XF, WF, c, w, a):
     WF[ATT_LOAD, w] += a - XF[c, ATT]
     XF[c, ATT] = a
 
 
 # ----------------------------------------------------------------- human handling
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, inline="always")
 def _start_human(XF, XI, WF, HT, HI, S, c, w, t, effort, work, attention):
     XI[c, MODE] = HUMAN
     XF[c, NEED] = work
@@ -298,7 +298,7 @@ def _start_human(XF, XI, WF, HT, HI, S, c, w, t, effort, work, attention):
     push(HT, HI, S, t, ROUND, c)
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, inline="always")
 def _human_round(CF, XF, XI, WF, WI, HT, HI, B, S, P, c, t):
     """One round of a human-handled chat: the customer's message and the worker's reply."""
     r = _row(S)
@@ -360,14 +360,14 @@ def _human_round(CF, XF, XI, WF, WI, HT, HI, B, S, P, c, t):
         push(HT, HI, S, t_reply + P[CUST_S] * e2 if answered else t_reply, ROUND, c)
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, inline="always")
 def _set_f(XF, c, f):
     XF[c, F] = f
     if f > XF[c, F_PEAK]:
         XF[c, F_PEAK] = f
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, inline="always")
 def _leave(CF, XI, HT, HI, S, P, c, t):
     XI[c, ABANDONED] = 1
     silent = CF[c, U_SILENT] < P[SILENT_SHARE]
@@ -376,8 +376,8 @@ def _leave(CF, XI, HT, HI, S, P, c, t):
 
 
 # ----------------------------------------------------------------- AI handling
-@njit(cache=True, error_model="numpy")
-def _ai_round(CF, CI, XF, XI, WF, WI, HT, HI, Q, B, FIN, S, SF, P, CAT, V, c, t):
+@njit(cache=True)
+def _ai_round(CF, CI, XF, XI, WF, WI, HT, HI, B, S, SF, P, CAT, V, c, t):
     """One AI round; True when the supervisor's decision is due (its view is in ``V``)."""
     r = _row(S)
     zl, zf, u_bad, u_sup, u_conf, u_ab, e2 = B[r, 0], B[r, 1], B[r, 2], B[r, 3], B[r, 4], B[r, 5], B[r, 9]
@@ -423,7 +423,7 @@ def _ai_round(CF, CI, XF, XI, WF, WI, HT, HI, Q, B, FIN, S, SF, P, CAT, V, c, t)
     return False
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True)
 def _escalate(CF, CI, XF, XI, WF, WI, HT, HI, S, P, CAT, c, t, kind):
     f, n = XF[c, F], XI[c, AI_ROUNDS]
     w = XI[c, WORKER]
@@ -440,7 +440,7 @@ def _escalate(CF, CI, XF, XI, WF, WI, HT, HI, S, P, CAT, c, t, kind):
 
 
 # ----------------------------------------------------------------- endings
-@njit(cache=True, error_model="numpy")
+@njit(cache=True)
 def _finish(CF, CI, XF, XI, WF, WI, HT, HI, Q, B, FIN, S, P, CAT, c, t):
     """A chat's last reply is in: settle resolution, emotion, rating and retrial."""
     if not P[ROUNDS_MODEL]:
@@ -470,7 +470,7 @@ def _finish(CF, CI, XF, XI, WF, WI, HT, HI, Q, B, FIN, S, P, CAT, c, t):
     _close(CF, CI, XF, XI, WF, WI, HT, HI, Q, B, FIN, S, P, CAT, c, t)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True)
 def _close(CF, CI, XF, XI, WF, WI, HT, HI, Q, B, FIN, S, P, CAT, c, t):
     XF[c, END_T] = t
     FIN[S[FIN_N]] = c

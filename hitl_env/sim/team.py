@@ -109,7 +109,7 @@ class TeamSim:
         self.XI = np.zeros((n, 2 + len(K.INT_RECORDS)), np.int64)
         self.XI[:, K.MODE] = QUEUED
         self.XI[:, K.TAKEOVER_ROUND] = -1
-        self.WF = np.array([workers.speed, workers.skill, workers.empathy, np.zeros(nw)]).reshape(4, nw)
+        self.WF = np.array([workers.speed, workers.skill, workers.empathy, np.zeros(nw)])
         self.WI = np.zeros((4, nw), np.int64)
         self.WI[K.TREATED] = workers.treated
         on, off = shifts(cfg, workers.shift_start_h)
@@ -164,14 +164,13 @@ class TeamSim:
             if code == K.FINISHED:
                 self._collect()
                 return None
+            v = V.tolist()
             if code == K.ROUTE:
-                v = V.tolist()
                 c = int(v[0])
                 view = ArrivalView(c, v[1], int(v[2]), bool(v[3]), int(v[4]), int(v[5]), int(v[6]), self.C.u_route[c])
                 action = self.router.route(view)  # type: ignore[union-attr]
                 kind = "route"
             else:
-                v = V.tolist()
                 view = RoundView(int(v[0]), int(v[1]), v[2], v[3], int(v[4]), v[5], v[6], v[7], int(v[8]), int(v[9]),
                                  int(v[10]), int(v[11]), bool(v[12]), v[13])  # fmt: skip
                 action = self.supervisor.takeover(view)
