@@ -222,6 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     from eval.rct_report import findings, format_table
 
     results["findings"] = [f.to_dict() for f in findings(results)]
+    results["findings_true"] = [f.to_dict() for f in findings(results, on="true")]
     write_outputs(args.out, results, actual, cf, plot=not args.no_plot)
     if not args.quiet:
         print(format_table(results))

@@ -28,7 +28,7 @@ import pytest
 from eval.analysis import ESCALATED, SAMPLES, TYPES, analyze
 from eval.calibration import BASELINE, ESCALATION_SHARES
 from eval.rct import experiment_configs, main
-from eval.rct_report import DID
+from eval.rct_report import DID, findings, format_table
 
 TINY = ["--workers", "40", "--days-pre", "2", "--days-post", "3", "--seed", "1", "--jobs", "1"]
 GUARD = ["--workers", "200", "--seed", "0"]
@@ -135,6 +135,32 @@ def test_guard_timing_and_attention_findings(guard) -> None:
     for kind in ("technical", "human"):
         assert all(t["emotional"][k] > t[kind][k] for k in t[kind]), kind
     assert s["switch_aways_pct"]["estimate"] < -10 and s["away_time_pct"]["estimate"] < -10
+
+
+def test_guard_true_effects_show_the_findings_far_from_their_bounds(guard) -> None:
+    # findings 1, 2, 3 and 10 on the paired replays' true effects, each several standard errors
+    # inside its bounds at this scale (4 to 7, 9 are close to a bound or noisy in their means here)
+    true = {f["number"]: f for f in guard["findings_true"]}
+    assert [n for n in (1, 2, 3, 10) if not true[n]["holds"]] == []
+    assert [f["number"] for f in guard["findings_true"]] == list(range(1, 11))
+
+
+def test_findings_on_true_effects_read_the_true_values(guard) -> None:
+    r = json.loads(json.dumps(guard))
+    r["escalations"]["human"]["retrial_pp"].update(estimate=3.0, true=-1.0)
+    r["escalations"]["emotional"]["rating"].update(estimate=-2.0, true=-2.0)
+    r["escalations"]["human"]["rating"].update(estimate=-0.3, true=-0.3)
+    assert not findings(r)[5].holds and findings(r, on="true")[5].holds
+    assert "retrial +3.00 pp" in findings(r)[5].figures and "retrial -1.00 pp" in findings(r, on="true")[5].figures
+    r["findings"], r["findings_true"] = ([f.to_dict() for f in findings(r, on=on)] for on in ("estimate", "true"))
+    line = next(x for x in format_table(r).splitlines() if x.startswith("finding  6"))
+    assert "FAILS" in line and "(true effects: holds: rating -0.300, retrial -1.00 pp)" in line
+    assert "true effects" not in next(x for x in format_table(r).splitlines() if x.startswith("finding  9"))
+    # finding 2's significance applies to the estimate only
+    r["did"]["eligible"]["rating"].update(estimate=-0.4, true=-0.4, p=0.2)
+    assert not findings(r)[1].holds and findings(r, on="true")[1].holds
+    with pytest.raises(ValueError, match="estimate' or 'true'"):
+        findings(r, on="truth")
 
 
 @pytest.mark.parametrize(
