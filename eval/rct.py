@@ -5,11 +5,15 @@ Randomizes the preset's workers into arms (``experiment.treatment_share``: 302 o
 with nobody treated (the common-random-numbers counterfactual, which gives every estimate its
 true effect), runs the paper's analysis (:mod:`eval.analysis`), prints every figure beside the
 paper's, and writes ``DIR/results.json``, ``DIR/estimates.png``, ``DIR/records.parquet`` (the
-actual run) and ``DIR/counterfactual.parquet``.
+actual run) and ``DIR/counterfactual.parquet``. With ``--seeds N`` it replicates the experiment on
+seeds S to S+N-1, each into ``DIR/seed_S/``, and summarizes them (:func:`eval.rct_report.summarize`)
+in ``DIR/summary.json``: how many seeds put each figure inside its accept range and show each
+finding, on the estimates and on the true effects.
 
 Example::
 
     hitl-rct --preset taobao_2024 --workers 100 --seed 1 --out runs/rct
+    hitl-rct --seeds 5 --out runs/rct5   # full scale, seeds 0-4, and their summary
 
 A policy (``--supervisor POLICY``, ``--router POLICY``) is a heuristic's name, with parameters
 (``sentiment_threshold:level=-1``; ``agents.SUPERVISOR_POLICIES`` for ``--supervisor``,
@@ -111,6 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--days-pre", type=int, help="pre-period days (experiment.days_pre)")
     p.add_argument("--days-post", type=int, help="treatment-period days (experiment.days_post)")
     p.add_argument("--seed", type=int, default=0, help="seed of every random draw (default 0)")
+    p.add_argument("--seeds", type=int, default=1,
+                   help="replications: seeds S to S+N-1, each into DIR/seed_S, then a summary over them "
+                        "in DIR/summary.json (default 1: one run into DIR)")  # fmt: skip
     for kind, default in DEFAULTS.items():
         p.add_argument(f"--{kind}", default=default, metavar="POLICY",
                        help=f"a {kind} heuristic or saved model, see below (default: {default})")  # fmt: skip
@@ -204,6 +211,20 @@ def write_outputs(out: Path, results: dict[str, Any], actual: pd.DataFrame, cf: 
         plot_estimates(results, out / "estimates.png")
 
 
+def run_seed(args: argparse.Namespace, cfg: Config, cf_cfg: Config, seed: int, out: Path) -> dict[str, Any]:
+    """One replication: simulate, analyse, check the findings, write ``out``; returns the results."""
+    from eval.rct_report import findings
+
+    hooks = {kind: resolve_policy(kind, getattr(args, kind), cfg, seed) for kind in DEFAULTS}
+    actual, cf, results = run_experiment(cfg, cf_cfg, seed, hooks, args.jobs, args.quiet)
+    results = {"preset": args.preset, "seed": seed, **results,
+               "policies": {k: getattr(args, k) for k in DEFAULTS}, "config": cfg.to_dict()}  # fmt: skip
+    results["findings"] = [f.to_dict() for f in findings(results)]
+    results["findings_true"] = [f.to_dict() for f in findings(results, on="true")]
+    write_outputs(out, results, actual, cf, plot=not args.no_plot)
+    return results
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -212,22 +233,31 @@ def main(argv: list[str] | None = None) -> int:
             raise ConfigError("--jobs must be at least 1")
         if args.seed < 0:
             raise ConfigError(f"--seed must be a non-negative integer, got {args.seed}")
-        hooks = {kind: resolve_policy(kind, getattr(args, kind), cfg, args.seed) for kind in DEFAULTS}
+        if args.seeds < 1:
+            raise ConfigError(f"--seeds must be at least 1, got {args.seeds}")
+        for kind in DEFAULTS:  # a bad policy fails here, before any simulation
+            resolve_policy(kind, getattr(args, kind), cfg, args.seed)
     except (ConfigError, PolicyError) as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 2
-    actual, cf, results = run_experiment(cfg, cf_cfg, args.seed, hooks, args.jobs, args.quiet)
-    results = {"preset": args.preset, "seed": args.seed, **results,
-               "policies": {k: getattr(args, k) for k in DEFAULTS}, "config": cfg.to_dict()}  # fmt: skip
-    from eval.rct_report import findings, format_table
+    from eval.rct_report import format_summary, format_table, summarize
 
-    results["findings"] = [f.to_dict() for f in findings(results)]
-    results["findings_true"] = [f.to_dict() for f in findings(results, on="true")]
-    write_outputs(args.out, results, actual, cf, plot=not args.no_plot)
-    if not args.quiet:
-        print(format_table(results))
-    print(f"{len(actual):,} chats, {results['n_treatment']} of {results['n_workers']} workers treated; "
-          f"{results['runtime_s']:.1f} s -> {args.out}")  # fmt: skip
+    seeds = range(args.seed, args.seed + args.seeds)
+    runs = []
+    for seed in seeds:
+        out = args.out if args.seeds == 1 else args.out / f"seed_{seed}"
+        results = run_seed(args, cfg, cf_cfg, seed, out)
+        runs.append(results)
+        if not args.quiet and args.seeds == 1:
+            print(format_table(results))
+        print(f"seed {seed}: {results['n_chats']:,} chats, {results['n_treatment']} of {results['n_workers']} "
+              f"workers treated; {results['runtime_s']:.1f} s -> {out}")  # fmt: skip
+    if args.seeds > 1:
+        summary = summarize(runs)
+        (args.out / "summary.json").write_text(json.dumps(finite_or_none(summary), indent=2))
+        if not args.quiet:
+            print(format_summary(summary))
+        print(f"summary of seeds {seeds.start}-{seeds.stop - 1} -> {args.out / 'summary.json'}")
     return 0
 
 

@@ -156,6 +156,59 @@ def findings(r: dict[str, Any], on: str = "estimate") -> list[Finding]:
     return out
 
 
+def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Replications of the experiment (results with ``findings`` and ``findings_true``) in one summary.
+
+    Returns:
+        ``seeds``; ``figures``: every row of :func:`target_rows` with its value and true effect at
+        each seed and, where it has an accept range, at how many seeds it is ``inside``;
+        ``findings``: each finding's ``holds`` and ``holds_true`` at each seed; ``runtime_s``.
+    """
+    tables = [{(row[0], row[1]): row for row in target_rows(r)} for r in runs]
+    figures = []
+    for (section, name), (*_, paper, t) in tables[0].items():
+        values = [rows[section, name][2] if (section, name) in rows else None for rows in tables]
+        true = [rows[section, name][3] if (section, name) in rows else None for rows in tables]
+        figures.append({
+            "section": section, "figure": name, "paper": paper, "accept": [t.lo, t.hi] if t else None,
+            "values": values, "true": None if all(x is None for x in true) else true,
+            "inside": sum(t.ok(v) for v in values if v is not None and math.isfinite(v)) if t else None,
+        })  # fmt: skip
+    findings_ = [
+        {"number": f["number"], "claim": f["claim"], "holds": [r["findings"][j]["holds"] for r in runs],
+         "holds_true": [r["findings_true"][j]["holds"] for r in runs]}
+        for j, f in enumerate(runs[0]["findings"])
+    ]  # fmt: skip
+    return {"preset": runs[0]["preset"], "seeds": [r["seed"] for r in runs], "n_workers": runs[0]["n_workers"],
+            "figures": figures, "findings": findings_, "runtime_s": sum(r["runtime_s"] for r in runs)}  # fmt: skip
+
+
+def _span(xs: list[float | None] | None) -> str:
+    xs = [x for x in xs or [] if x is not None and math.isfinite(x)]
+    return f"{_f(min(xs), 4)} to {_f(max(xs), 4)}" if xs else "-"
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    """The replications' summary: each figure's range over the seeds, then the findings' counts."""
+    seeds, n = summary["seeds"], len(summary["seeds"])
+    head = f"{'section':<22}{'figure':<24}{'paper':>9}  {'accept':<18}{'over the seeds':<24}{'inside':<8}true"
+    lines = [f"{summary['preset']}, {summary['n_workers']} workers, seeds {', '.join(map(str, seeds))}", head,
+             "-" * len(head)]  # fmt: skip
+    for row in summary["figures"]:
+        accept = f"[{row['accept'][0]:g}, {row['accept'][1]:g}]" if row["accept"] else ""
+        inside = f"{row['inside']}/{n}" if row["accept"] else ""
+        lines.append(f"{row['section']:<22}{row['figure']:<24}{row['paper']:>9}  {accept:<18}"
+                     f"{_span(row['values']):<24}{inside:<8}{_span(row['true'])}")  # fmt: skip
+    lines.append("")
+    for f in summary["findings"]:
+        est, true = sum(f["holds"]), sum(f["holds_true"])
+        at = ", ".join(str(s) for s, h in zip(seeds, f["holds"], strict=True) if h)
+        where = "" if est in (0, n) else f" (seeds {at})"
+        lines.append(f"finding {f['number']:>2}: {f['claim']}: holds at {est}/{n} seeds{where}, "
+                     f"on the true effects at {true}/{n}")  # fmt: skip
+    return "\n".join(lines)
+
+
 def _effort_finding(eff: dict[str, dict[str, float]]) -> Finding:
     em, others = eff["emotional"], ("technical", "human")
     lower = ("worker_messages", "round_share", "proactivity")

@@ -11,7 +11,7 @@ below AI-ineligible (13 points apart), retrial within +-1.5 pp on all and AI-ine
 (true effects -0.1 to -0.3 pp), and the timing and attention findings. The DiD magnitudes are
 not: their accept ranges are 1-1.5 of these standard errors wide on either side of the
 paper's figure, so at this scale a correct model would fail them often. They are checked at
-full scale, seeds 0 to 4, in the README (``hitl-rct --seed S``), not here; no range is
+full scale, seeds 0 to 4, in the README (``hitl-rct --seeds 5``), not here; no range is
 loosened.
 """
 
@@ -163,6 +163,35 @@ def test_findings_on_true_effects_read_the_true_values(guard) -> None:
         findings(r, on="truth")
 
 
+def test_replications_write_each_seed_and_a_summary_of_them(tiny, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "rep"
+    assert main([*TINY, "--seeds", "2", "--no-plot", "--out", str(out)]) == 0  # seeds 1 and 2
+    assert not (out / "results.json").exists()
+    runs = [json.loads((out / f"seed_{s}" / "results.json").read_text()) for s in (1, 2)]
+    summary = json.loads((out / "summary.json").read_text())
+    assert [r["seed"] for r in runs] == summary["seeds"] == [1, 2]
+    # a replication is the single run of its seed, figure for figure
+    assert runs[0]["did"] == tiny[1]["did"] and runs[0]["escalations"] == tiny[1]["escalations"]
+    assert runs[0]["did"] != runs[1]["did"]
+    rows = {(f["section"], f["figure"]): f for f in summary["figures"]}
+    for (sample, outcome), (paper, target) in DID.items():
+        row = rows[f"DiD {sample}", outcome]
+        values = [r["did"][sample][outcome]["estimate"] for r in runs]
+        assert row["values"] == values and row["true"] == [r["did"][sample][outcome]["true"] for r in runs]
+        assert (row["paper"], row["accept"]) == (paper, [target.lo, target.hi])
+        assert row["inside"] == sum(target.ok(v) for v in values)
+    assert rows["baseline", "rating"]["values"] == [r["baseline"]["rating"] for r in runs]
+    assert rows["baseline", "rating"]["true"] is None and rows["timing human", "takeover_round"]["accept"] is None
+    for j, f in enumerate(summary["findings"]):
+        assert f["holds"] == [r["findings"][j]["holds"] for r in runs]
+        assert f["holds_true"] == [r["findings_true"][j]["holds"] for r in runs]
+    assert math.isclose(summary["runtime_s"], sum(r["runtime_s"] for r in runs))
+    printed = capsys.readouterr().out
+    assert "summary of seeds 1-2" in printed and printed.count("holds at ") == 10
+    n_inside = sum(r["inside"] for r in summary["figures"] if r["accept"])
+    assert n_inside > 0 and f"{rows['DiD all', 'duration_pct']['inside']}/2" in printed
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
@@ -171,6 +200,7 @@ def test_findings_on_true_effects_read_the_true_values(guard) -> None:
         (["--set", "experiment.workers=0"], "experiment.workers"),
         (["--days-post", "0"], "treatment-period"),
         (["--seed", "-1"], "--seed"),
+        (["--seeds", "0"], "--seeds must be at least 1"),
     ],
 )
 def test_bad_arguments_exit_2_with_one_line(tmp_path: Path, capsys, args: list[str], message: str) -> None:
