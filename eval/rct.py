@@ -148,9 +148,12 @@ def experiment_configs(preset: str, overrides: dict[str, Any]) -> tuple[Config, 
 
 
 def run_experiment(
-    cfg: Config, cf_cfg: Config, seed: int, hooks: dict[str, object], n_jobs: int | None, quiet: bool = False
-) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    cfg: Config, cf_cfg: Config, seed: int, hooks: dict[str, object], n_jobs: int | None, quiet: bool = False,
+    label: str = "",
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:  # fmt: skip
     """Simulate the experiment and its counterfactual and analyse them.
+
+    ``label`` prefixes the progress bar's stages (``"seed 3: "``).
 
     Returns:
         The actual records, the counterfactual records, and the results (see the README's
@@ -164,12 +167,12 @@ def run_experiment(
     bar = tqdm(total=2 * n_teams + 1, unit="step", desc="experiment", disable=quiet)
     t0 = time.perf_counter()
     runs = []
-    for label, c, h in (("experiment", cfg, hooks), ("counterfactual", cf_cfg, {"router": hooks["router"]})):
-        bar.set_description(label)
+    for stage, c, h in (("experiment", cfg, hooks), ("counterfactual", cf_cfg, {"router": hooks["router"]})):
+        bar.set_description(label + stage)
         done = bar.n
         runs.append(simulate(c, seed, n_jobs=n_jobs, progress=lambda k, d=done: bar.update(d + k - bar.n), **h))
     t_sim = time.perf_counter() - t0
-    bar.set_description("analysis")
+    bar.set_description(label + "analysis")
     actual, cf = runs
     results = {
         "n_workers": cfg.experiment.workers,
@@ -216,7 +219,8 @@ def run_seed(args: argparse.Namespace, cfg: Config, cf_cfg: Config, seed: int, o
     from eval.rct_report import findings
 
     hooks = {kind: resolve_policy(kind, getattr(args, kind), cfg, seed) for kind in DEFAULTS}
-    actual, cf, results = run_experiment(cfg, cf_cfg, seed, hooks, args.jobs, args.quiet)
+    label = f"seed {seed}: " if args.seeds > 1 else ""
+    actual, cf, results = run_experiment(cfg, cf_cfg, seed, hooks, args.jobs, args.quiet, label)
     results = {"preset": args.preset, "seed": seed, **results,
                "policies": {k: getattr(args, k) for k in DEFAULTS}, "config": cfg.to_dict()}  # fmt: skip
     results["findings"] = [f.to_dict() for f in findings(results)]
