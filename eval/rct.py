@@ -5,7 +5,7 @@ Randomizes the preset's workers into arms (``experiment.treatment_share``: 302 o
 with nobody treated (the common-random-numbers counterfactual, which gives every estimate its
 true effect), runs the paper's analysis (:mod:`eval.analysis`), prints every figure beside the
 paper's, and writes ``DIR/results.json``, ``DIR/estimates.png``, ``DIR/records.parquet`` (the
-actual run) and ``DIR/counterfactual.parquet``. With ``--seeds N`` it replicates the experiment on
+actual run) and ``DIR/counterfactual.parquet`` (``--no-plot`` and ``--no-records`` skip them). With ``--seeds N`` it replicates the experiment on
 seeds S to S+N-1, each into ``DIR/seed_S/``, and summarizes them (:func:`eval.rct_report.summarize`)
 in ``DIR/summary.json``: how many seeds put each figure inside its accept range and show each
 finding, on the estimates and on the true effects.
@@ -124,6 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, default=None, help="processes (default: all cores)")
     p.add_argument("--out", required=True, type=Path, help="output directory")
     p.add_argument("--no-plot", action="store_true", help="skip estimates.png")
+    p.add_argument("--no-records", action="store_true",
+                   help="skip records.parquet and counterfactual.parquet (120 MB a seed at full scale)")  # fmt: skip
     p.add_argument("--quiet", action="store_true", help="no progress bar and no table")
     return p
 
@@ -202,12 +204,15 @@ def finite_or_none(x: Any) -> Any:
     return x
 
 
-def write_outputs(out: Path, results: dict[str, Any], actual: pd.DataFrame, cf: pd.DataFrame, plot: bool) -> None:
-    """results.json, the chat records of both runs as Parquet, and the plot of the estimates."""
+def write_outputs(
+    out: Path, results: dict[str, Any], actual: pd.DataFrame, cf: pd.DataFrame, plot: bool, records: bool = True
+) -> None:
+    """results.json, the chat records of both runs as Parquet (unless not ``records``), and the plot."""
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(finite_or_none(results), indent=2))
-    actual.to_parquet(out / "records.parquet", index=False)
-    cf.to_parquet(out / "counterfactual.parquet", index=False)
+    if records:
+        actual.to_parquet(out / "records.parquet", index=False)
+        cf.to_parquet(out / "counterfactual.parquet", index=False)
     if plot:
         from eval.rct_report import plot_estimates
 
@@ -225,7 +230,7 @@ def run_seed(args: argparse.Namespace, cfg: Config, cf_cfg: Config, seed: int, o
                "policies": {k: getattr(args, k) for k in DEFAULTS}, "config": cfg.to_dict()}  # fmt: skip
     results["findings"] = [f.to_dict() for f in findings(results)]
     results["findings_true"] = [f.to_dict() for f in findings(results, on="true")]
-    write_outputs(out, results, actual, cf, plot=not args.no_plot)
+    write_outputs(out, results, actual, cf, plot=not args.no_plot, records=not args.no_records)
     return results
 
 

@@ -165,8 +165,9 @@ def test_findings_on_true_effects_read_the_true_values(guard) -> None:
 
 def test_replications_write_each_seed_and_a_summary_of_them(tiny, tmp_path: Path, capsys) -> None:
     out = tmp_path / "rep"
-    assert main([*TINY, "--seeds", "2", "--no-plot", "--out", str(out)]) == 0  # seeds 1 and 2
+    assert main([*TINY, "--seeds", "2", "--no-plot", "--no-records", "--out", str(out)]) == 0  # seeds 1 and 2
     assert not (out / "results.json").exists()
+    assert sorted(p.name for p in (out / "seed_1").iterdir()) == ["results.json"]  # no plot, no records
     runs = [json.loads((out / f"seed_{s}" / "results.json").read_text()) for s in (1, 2)]
     summary = json.loads((out / "summary.json").read_text())
     assert [r["seed"] for r in runs] == summary["seeds"] == [1, 2]
