@@ -5,10 +5,11 @@ Randomizes the preset's workers into arms (``experiment.treatment_share``: 302 o
 with nobody treated (the common-random-numbers counterfactual, which gives every estimate its
 true effect), runs the paper's analysis (:mod:`eval.analysis`), prints every figure beside the
 paper's, and writes ``DIR/results.json``, ``DIR/estimates.png``, ``DIR/records.parquet`` (the
-actual run) and ``DIR/counterfactual.parquet`` (``--no-plot`` and ``--no-records`` skip them). With ``--seeds N`` it replicates the experiment on
-seeds S to S+N-1, each into ``DIR/seed_S/``, and summarizes them (:func:`eval.rct_report.summarize`)
-in ``DIR/summary.json``: how many seeds put each figure inside its accept range and show each
-finding, on the estimates and on the true effects.
+actual run) and ``DIR/counterfactual.parquet`` (``--no-plot`` and ``--no-records`` skip them).
+With ``--seeds N`` it replicates the experiment on seeds S to S+N-1, each into ``DIR/seed_S/``,
+and summarizes them (:func:`eval.rct_report.summarize`) in ``DIR/summary.json``: how many seeds
+put each figure inside its accept range and show each finding, on the estimates and on the
+true effects.
 
 Example::
 
