@@ -14,7 +14,7 @@ true effects.
 Example::
 
     hitl-rct --preset taobao_2024 --workers 100 --seed 1 --out runs/rct
-    hitl-rct --seeds 5 --out runs/rct5   # full scale, seeds 0-4, and their summary
+    hitl-rct --seeds 5 --no-records --out runs/rct5   # full scale, seeds 0-4, and their summary
 
 A policy (``--supervisor POLICY``, ``--router POLICY``) is a heuristic's name, with parameters
 (``sentiment_threshold:level=-1``; ``agents.SUPERVISOR_POLICIES`` for ``--supervisor``,

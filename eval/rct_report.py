@@ -1,4 +1,5 @@
-"""The report of ``hitl-rct``: the table beside the paper, the check of findings 1-10, the plot.
+"""The report of ``hitl-rct``: the table beside the paper, the check of findings 1-10, the plot,
+and the summary of replications over seeds.
 
 The paper's figures and accept ranges come from DOMAIN.md: the baseline table and escalation
 shares from :mod:`eval.calibration`, the difference-in-differences table from :data:`DID`. The
@@ -103,7 +104,7 @@ def findings(r: dict[str, Any], on: str = "estimate") -> list[Finding]:
     did, esc, eff, tim, sp = r["did"], r["escalations"], r["effort"], r["timing"], r["spillover"]
     d = {s: {o: did[s][o][on] for o in OUTCOMES} for s in did}
     e = {k: {o: esc[k][o][on] for o in (*OUTCOMES, "rating_resolved")} for k in esc}
-    s = {k: v[on] for k, v in sp.items()}
+    spill = {k: v[on] for k, v in sp.items()}
     significant = on == "true" or did["eligible"]["rating"]["p"] < 0.05
     p_note = f" (p {did['eligible']['rating']['p']:.2g})" if on == "estimate" else ""
     p_ret = f" (p {did['eligible']['retrial_pp']['p']:.2g})" if on == "estimate" else ""
@@ -147,11 +148,11 @@ def findings(r: dict[str, Any], on: str = "estimate") -> list[Finding]:
         Finding(10, "AI-ineligible chats faster and better rated; fewer switch-aways, less time away, "
                     "concurrency unchanged",
                 f"duration {d['ineligible']['duration_pct']:+.2f}%, rating {d['ineligible']['rating']:+.3f}, "
-                f"concurrency {s['concurrency_pct']:+.2f}%, switch-aways {s['switch_aways_pct']:+.1f}%, "
-                f"time away {s['away_time_pct']:+.1f}%",
+                f"concurrency {spill['concurrency_pct']:+.2f}%, switch-aways {spill['switch_aways_pct']:+.1f}%, "
+                f"time away {spill['away_time_pct']:+.1f}%",
                 d["ineligible"]["duration_pct"] < 0 and d["ineligible"]["rating"] > 0
-                and abs(s["concurrency_pct"]) < 2 and s["switch_aways_pct"] < -5
-                and s["away_time_pct"] < -5),
+                and abs(spill["concurrency_pct"]) < 2 and spill["switch_aways_pct"] < -5
+                and spill["away_time_pct"] < -5),
     ]  # fmt: skip
     return out
 
@@ -160,9 +161,10 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """Replications of the experiment (results with ``findings`` and ``findings_true``) in one summary.
 
     Returns:
-        ``seeds``; ``figures``: every row of :func:`target_rows` with its value and true effect at
-        each seed and, where it has an accept range, at how many seeds it is ``inside``;
-        ``findings``: each finding's ``holds`` and ``holds_true`` at each seed; ``runtime_s``.
+        ``preset``, ``seeds``, ``n_workers``; ``figures``: every row of :func:`target_rows` with
+        its value and true effect at each seed and, where it has an accept range, at how many
+        seeds it is ``inside``; ``findings``: each finding's ``holds`` and ``holds_true`` at each
+        seed; ``runtime_s``, the replications' total.
     """
     tables = [{(row[0], row[1]): row for row in target_rows(r)} for r in runs]
     figures = []
