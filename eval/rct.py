@@ -115,8 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, help="number of workers (experiment.workers)")
     p.add_argument("--days-pre", type=int, help="pre-period days (experiment.days_pre)")
     p.add_argument("--days-post", type=int, help="treatment-period days (experiment.days_post)")
-    p.add_argument("--seed", type=int, default=0, help="seed of every random draw (default 0)")
-    p.add_argument("--seeds", type=int, default=1,
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="seed of every random draw (default 0)")
+    p.add_argument("--seeds", type=int, default=1, metavar="N",
                    help="replications: seeds S to S+N-1, each into DIR/seed_S, then a summary over them "
                         "in DIR/summary.json (default 1: one run into DIR)")  # fmt: skip
     for kind, default in DEFAULTS.items():
@@ -127,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-plot", action="store_true", help="skip estimates.png")
     p.add_argument("--no-records", action="store_true",
                    help="skip records.parquet and counterfactual.parquet (120 MB a seed at full scale)")  # fmt: skip
-    p.add_argument("--quiet", action="store_true", help="no progress bar and no table")
+    p.add_argument("--quiet", action="store_true", help="no progress bar and no tables")
     return p
 
 
