@@ -220,11 +220,17 @@ def write_outputs(
         plot_estimates(results, out / "estimates.png")
 
 
-def run_seed(args: argparse.Namespace, cfg: Config, cf_cfg: Config, seed: int, out: Path) -> dict[str, Any]:
+def policy_hooks(args: argparse.Namespace, cfg: Config, seed: int) -> dict[str, object]:
+    """The ``--supervisor`` and ``--router`` hooks for one seed (raises :class:`PolicyError`)."""
+    return {kind: resolve_policy(kind, getattr(args, kind), cfg, seed) for kind in DEFAULTS}
+
+
+def run_seed(
+    args: argparse.Namespace, cfg: Config, cf_cfg: Config, seed: int, hooks: dict[str, object], out: Path
+) -> dict[str, Any]:
     """One replication: simulate, analyse, check the findings, write ``out``; returns the results."""
     from eval.rct_report import findings
 
-    hooks = {kind: resolve_policy(kind, getattr(args, kind), cfg, seed) for kind in DEFAULTS}
     label = f"seed {seed}: " if args.seeds > 1 else ""
     actual, cf, results = run_experiment(cfg, cf_cfg, seed, hooks, args.jobs, args.quiet, label)
     results = {"preset": args.preset, "seed": seed, **results,
@@ -245,8 +251,7 @@ def main(argv: list[str] | None = None) -> int:
             raise ConfigError(f"--seed must be a non-negative integer, got {args.seed}")
         if args.seeds < 1:
             raise ConfigError(f"--seeds must be at least 1, got {args.seeds}")
-        for kind in DEFAULTS:  # a bad policy fails here, before any simulation
-            resolve_policy(kind, getattr(args, kind), cfg, args.seed)
+        first = policy_hooks(args, cfg, args.seed)  # a bad policy fails here, before any simulation
     except (ConfigError, PolicyError) as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 2
@@ -256,7 +261,8 @@ def main(argv: list[str] | None = None) -> int:
     runs = []
     for seed in seeds:
         out = args.out if args.seeds == 1 else args.out / f"seed_{seed}"
-        results = run_seed(args, cfg, cf_cfg, seed, out)
+        hooks = first if seed == args.seed else policy_hooks(args, cfg, seed)
+        results = run_seed(args, cfg, cf_cfg, seed, hooks, out)
         runs.append(results)
         if not args.quiet and args.seeds == 1:
             print(format_table(results))
