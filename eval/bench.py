@@ -28,12 +28,12 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 import hitl_env
+from hitl_env.cli import output_dir
 from hitl_env.config import ConfigError, parse_overrides, with_overrides
 
 PROG = "hitl-bench"
@@ -310,7 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--repeats", type=_pos_int, default=1, help="simulator runs, each between two yardstick runs (default: 1)"
     )
-    p.add_argument("--out", type=Path, default=None, metavar="DIR", help="write DIR/bench.json")
+    p.add_argument("--out", type=output_dir, default=None, metavar="DIR", help="write DIR/bench.json")
     p.add_argument("--fail-below", action="store_true", help="exit 1 when a row misses its target")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     return p

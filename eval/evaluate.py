@@ -328,6 +328,8 @@ def finite_or_none(x: Any) -> Any:
 
 # ----------------------------------------------------------------------------- command line
 def build_parser() -> argparse.ArgumentParser:
+    from hitl_env.cli import output_dir
+
     p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n")[0])
     p.add_argument("--preset", default="taobao_2024", help="preset name or YAML path (default: taobao_2024)")
     p.add_argument("--policies", default=None, metavar="SPEC[,SPEC...]",
@@ -359,7 +361,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--train-config", help="hitl-train config of --sweep-weights")
     p.add_argument("--train-set", action="append", default=[], metavar="KEY=VALUE",
                    help="extra hitl-train --set item of --sweep-weights; repeatable")  # fmt: skip
-    p.add_argument("--out", required=True, type=Path, help="output directory")
+    p.add_argument("--out", required=True, type=output_dir, help="output directory")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no table")
     return p
 

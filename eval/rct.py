@@ -45,6 +45,7 @@ from typing import Any
 import pandas as pd
 
 from eval.calibration import baseline_stats
+from hitl_env.cli import output_dir
 from hitl_env.config import Config, ConfigError, load_config, parse_overrides, with_overrides
 from hitl_env.sim.hooks import NeverTakeover
 from hitl_env.sim.run import default_supervisor, simulate
@@ -123,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument(f"--{kind}", default=default, metavar="POLICY",
                        help=f"a {kind} heuristic or saved model, see below (default: {default})")  # fmt: skip
     p.add_argument("--jobs", type=int, default=None, help="processes (default: all cores)")
-    p.add_argument("--out", required=True, type=Path, help="output directory")
+    p.add_argument("--out", required=True, type=output_dir, help="output directory")
     p.add_argument("--no-plot", action="store_true", help="skip estimates.png")
     p.add_argument("--no-records", action="store_true",
                    help="skip records.parquet and counterfactual.parquet (120 MB a seed at full scale)")  # fmt: skip

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -26,6 +27,21 @@ OUTCOMES = (
 )  # fmt: skip
 
 
+def output_dir(value: str) -> Path:
+    """An ``--out`` argument (an argparse ``type``): a directory that exists or can be created.
+
+    Checked when the command line is parsed, so a bad path is a usage error before any work.
+    """
+    path = Path(value)
+    nearest = next(p for p in (path, *path.parents) if p.exists())
+    if not nearest.is_dir():
+        where = "" if nearest == path else f" ({str(nearest)!r} is a file)"
+        raise argparse.ArgumentTypeError(f"{value!r} cannot be a directory{where}")
+    if not os.access(nearest, os.W_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(f"{value!r}: no permission to write in {str(nearest)!r}")
+    return path
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hitl-sim", description=__doc__.split("\n")[0])
     p.add_argument("--preset", default="taobao_2024", help="preset name or YAML path (default: taobao_2024)")
@@ -35,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, help="number of workers (experiment.workers)")
     p.add_argument("--seed", type=int, default=0, help="seed of every random draw (default 0)")
     p.add_argument("--jobs", type=int, default=None, help="processes (default: all cores)")
-    p.add_argument("--out", required=True, type=Path, help="output directory")
+    p.add_argument("--out", required=True, type=output_dir, help="output directory")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 

@@ -30,6 +30,7 @@ from typing import Any
 
 import yaml
 
+from hitl_env.cli import output_dir
 from hitl_env.config import ConfigError, parse_overrides
 from train.config import OFF_POLICY, TrainConfig, activation, algorithm_class, load_train_config
 
@@ -42,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config field by dotted key; repeatable")  # fmt: skip
     p.add_argument("--seed", type=int, help="seed of the run (overrides the config's seed)")
-    p.add_argument("--out", required=True, type=Path, help="output directory")
+    p.add_argument("--out", required=True, type=output_dir, help="output directory")
     p.add_argument("--resume", type=Path, metavar="MODEL", help="continue from a checkpoint or saved model")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
