@@ -148,6 +148,13 @@ def experiment_configs(preset: str, overrides: dict[str, Any]) -> tuple[Config, 
     cfg = load_config(preset, overrides)
     if cfg.experiment.days_pre < 1 or cfg.experiment.days_post < 1:
         raise ConfigError("the experiment needs at least one pre-period and one treatment-period day")
+    e = cfg.experiment
+    treated = round(e.treatment_share * e.workers)
+    if not 0 < treated < e.workers:
+        raise ConfigError(
+            f"the experiment needs workers in both arms; {e.workers} worker(s) at treatment "
+            f"share {e.treatment_share:.3f} give {treated} treated and {e.workers - treated} control"
+        )
     return cfg, with_overrides(cfg, {"experiment.treatment_share": 0.0})
 
 

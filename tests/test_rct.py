@@ -200,6 +200,8 @@ def test_replications_write_each_seed_and_a_summary_of_them(tiny, tmp_path: Path
         (["--router", "models/missing.zip"], "no saved model at 'models/missing.zip'"),
         (["--set", "experiment.workers=0"], "experiment.workers"),
         (["--days-post", "0"], "treatment-period"),
+        (["--workers", "1"], "needs workers in both arms; 1 worker(s) at treatment share 0.467 give 0 treated"),
+        (["--set", "experiment.treatment_share=1"], "give 647 treated and 0 control"),
         (["--seed", "-1"], "--seed"),
         (["--seeds", "0"], "--seeds must be at least 1"),
     ],
