@@ -439,6 +439,8 @@ def _main(args: argparse.Namespace) -> int:
 
     if args.seeds < 1 or args.bootstrap < 1:
         raise EvalError("--seeds and --bootstrap must be at least 1")
+    if args.seed < 0:
+        raise EvalError(f"--seed must be a non-negative integer, got {args.seed}")
     specs = split_specs(args.policies) if args.policies else []
     kind = infer_env(specs + ([args.baseline] if args.baseline else []), args.env)
     env = make_env(args, kind)

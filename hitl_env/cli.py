@@ -105,6 +105,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.jobs is not None and args.jobs < 1:
         print("hitl-sim: error: --jobs must be at least 1", file=sys.stderr)
         return 2
+    if args.seed < 0:
+        print(f"hitl-sim: error: --seed must be a non-negative integer, got {args.seed}", file=sys.stderr)
+        return 2
     from tqdm.auto import tqdm
 
     n_teams = -(-cfg.experiment.workers // cfg.experiment.team_size)

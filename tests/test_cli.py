@@ -47,3 +47,57 @@ def test_an_out_under_a_file_is_a_usage_error(prog: str, tmp_path: Path, capsys:
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err.startswith(f"{prog}: error: argument --out: ") and "is a file" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["f"]
+
+
+# ------------------------------------------------------------------------------ hitl-sim
+SIM = ["--workers", "12", "--days", "3", "--jobs", "1", "--quiet"]
+
+
+def test_sim_writes_records_and_a_summary_that_agree(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    import json
+
+    import pandas as pd
+
+    assert cli.main([*SIM, "--seed", "3", "--out", str(tmp_path)]) == 0
+    df = pd.read_parquet(tmp_path / "records.parquet")
+    s = json.loads((tmp_path / "summary.json").read_text())
+    assert s["preset"] == "taobao_2024" and s["seed"] == 3 and s["n_workers"] == 12
+    assert s["n_chats"] == len(df) > 1000 and s["n_rated"] == df["rated"].sum() > 0
+    assert s["n_treatment"] == 6 and df.loc[df["period"] == "post", "routed_ai"].any()  # round(12 * 302/647)
+    assert not df.loc[df["period"] == "pre", "routed_ai"].any()  # nobody has the AI before treatment starts
+    assert s["config"]["experiment"]["days_pre"] + s["config"]["experiment"]["days_post"] == 3
+    assert s["means"]["duration_s"] == pytest.approx(df["duration_s"].mean())
+    assert s["means"]["rating"] == pytest.approx(df.loc[df["rated"], "rating"].mean())
+    assert sum(s["escalation_shares"].values()) == pytest.approx(1.0)
+    assert set(s["means_by_period"]) == {"pre", "post"}
+    assert f"{len(df):,} chats in" in capsys.readouterr().out
+
+
+def test_sim_same_seed_same_records(tmp_path: Path) -> None:
+    import pandas as pd
+
+    for name, seed in (("a", 5), ("b", 5), ("c", 6)):
+        assert cli.main([*SIM, "--seed", str(seed), "--out", str(tmp_path / name)]) == 0
+    a, b, c = (pd.read_parquet(tmp_path / n / "records.parquet") for n in "abc")
+    pd.testing.assert_frame_equal(a, b)
+    assert len(a) != len(c) or not a["duration_s"].equals(c["duration_s"])
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--days", "0"], "--days must be at least 1, got 0"),
+        (["--workers", "0"], "experiment.workers=0 is outside the allowed range"),
+        (["--jobs", "0"], "--jobs must be at least 1"),
+        (["--seed", "-1"], "--seed must be a non-negative integer, got -1"),
+        (["--preset", "nope"], "unknown preset 'nope'"),
+        (["--set", "ai.no_such_key=1"], "no_such_key"),
+    ],
+)
+def test_sim_bad_arguments_exit_2_with_one_line(
+    args: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    assert cli.main([*args, "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("hitl-sim: error: ") and message in err and "\n" not in err
+    assert not (tmp_path / "out").exists()

@@ -216,6 +216,7 @@ def test_router(tmp_path: Path) -> None:
         (["--weight", "speed=1"], "unknown reward component"),
         (["--team-size", "0"], "team_size"),
         (["--seeds", "0"], "--seeds"),
+        (["--seed", "-1"], "--seed must be a non-negative integer, got -1"),
         (["--sweep-weights", "duration=0.1"], "--train-config"),
         (["--sweep-weights", "speed=0.1", "--train-config", "x.yaml"], "--sweep-weights expects"),
     ],
