@@ -360,8 +360,12 @@ def apply_overrides(data: dict[str, Any], overrides: Mapping[str, Any] | None) -
 
     Unknown leaf keys are rejected when the config is built; a category must already exist.
     """
+    if overrides is not None and not isinstance(overrides, Mapping):
+        raise ConfigError(f"overrides must be a mapping of dotted keys to values, got {type(overrides).__name__}")
     data = copy.deepcopy(data)
     for key, value in (overrides or {}).items():
+        if not isinstance(key, str):
+            raise ConfigError(f"override keys must be dotted strings, got {key!r}")
         parts = key.split(".")
         if parts[0] == "categories" and len(parts) > 1 and parts[1] not in data.get("categories", {}):
             known = ", ".join(data.get("categories", {}))

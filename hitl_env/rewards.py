@@ -36,6 +36,8 @@ RATING_MODES = ("dense", "sparse")
 
 def validate_weights(weights: Mapping[str, float] | None) -> np.ndarray:
     """Weights as a vector in :data:`COMPONENTS` order; unset components take the defaults."""
+    if weights is not None and not isinstance(weights, Mapping):
+        raise ValueError(f"reward weights must be a mapping of component to weight, got {type(weights).__name__}")
     merged = dict(DEFAULT_WEIGHTS)
     for key, value in (weights or {}).items():
         if key not in DEFAULT_WEIGHTS:

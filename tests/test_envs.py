@@ -153,6 +153,9 @@ def test_render_modes(env_id: str) -> None:
         ({"team_size": 0}, "team_size must be a positive integer"),
         ({"start_hour": 20, "shift_hours": 8.0}, r"shift_hours must be in \(0, 4\]"),
         ({"overrides": {"ai.misread": 2}}, r"ai.misread=2.0 is outside the allowed range"),
+        ({"overrides": "ai.misread=0.2"}, "overrides must be a mapping of dotted keys to values, got str"),
+        ({"overrides": {("ai", "misread"): 0.2}}, "override keys must be dotted strings"),
+        ({"reward_weights": [1.0, 0.05]}, "reward weights must be a mapping of component to weight, got list"),
     ],
 )
 def test_bad_arguments_fail_clearly(kwargs: dict, match: str) -> None:
