@@ -325,7 +325,8 @@ def test_files_that_are_not_models_exit_2(tmp_path: Path, capsys, models) -> Non
 
 
 def test_model_of_another_category_set_exits_2(tmp_path: Path, capsys, models) -> None:
-    argv = ["--supervisor", str(models["supervisor"]), "--preset", "mmn_abandonment", "--days-post", "1"]
+    argv = ["--supervisor", str(models["supervisor"]), "--preset", "mmn_abandonment", "--days-post", "1",
+            "--set", "experiment.treatment_share=0.5"]  # fmt: skip
     assert main([*argv, "--out", str(tmp_path / "out")]) == 2  # one category: 11 features, not 20
     err = capsys.readouterr().err.strip()
     assert "expects observations of shape (20,); this config's are (11,)" in err and "\n" not in err, err
