@@ -316,9 +316,19 @@ def _scalar(tp: Any, value: Any, path: str) -> Any:
     return value
 
 
-def read_yaml(text: str) -> Any:
-    """Parse YAML as this project does everywhere (``1e-3`` is a number, not a string)."""
-    return yaml.load(text, Loader=_Loader)
+def read_yaml(text: str, source: str = "the text") -> Any:
+    """Parse YAML as this project does everywhere (``1e-3`` is a number, not a string).
+
+    Raises:
+        ConfigError: ``source`` (a file name, a ``--set`` item) is not valid YAML; the message
+            gives the line and column of the problem.
+    """
+    try:
+        return yaml.load(text, Loader=_Loader)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        raise ConfigError(f"{source} is not valid YAML{where}: {getattr(e, 'problem', None) or e}") from None
 
 
 def preset_names() -> list[str]:
@@ -338,7 +348,7 @@ def _read_yaml(preset_or_path: str | Path) -> dict[str, Any]:
             raise ConfigError(f"unknown preset {str(preset_or_path)!r}; presets: {', '.join(preset_names())}")
     if not path.is_file():
         raise ConfigError(f"config file {str(path)!r} does not exist")
-    data = read_yaml(path.read_text()) or {}
+    data = read_yaml(path.read_text(), repr(str(path))) or {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path} must hold a mapping at the top level")
     return data
@@ -351,7 +361,7 @@ def parse_overrides(items: list[str] | None) -> dict[str, Any]:
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
             raise ConfigError(f"--set expects KEY=VALUE with a dotted key, got {item!r}")
-        out[key.strip()] = read_yaml(raw) if raw.strip() else None
+        out[key.strip()] = read_yaml(raw, f"--set {item!r}") if raw.strip() else None
     return out
 
 

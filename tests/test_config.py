@@ -242,6 +242,11 @@ def test_parse_overrides_rejects_malformed_items(item):
         parse_overrides([item])
 
 
+def test_parse_overrides_rejects_invalid_yaml_values_with_the_item():
+    with pytest.raises(ConfigError, match=r"--set 'ai.misread=\[' is not valid YAML \(line 1, column 2\)"):
+        parse_overrides(["ai.misread=["])
+
+
 def test_parsed_overrides_load():
     cfg = load_config("taobao_2024", parse_overrides(["experiment.workers=12", "monitor.emotional=false"]))
     assert cfg.experiment.workers == 12 and cfg.monitor.emotional is False
@@ -257,6 +262,13 @@ def test_load_yaml_file_by_path(tmp_path):
         assert cfg.ai == Config().ai  # fields left out take the defaults
     cfg = load_config(path, {"experiment.workers": 3})
     assert cfg.experiment.workers == 3
+
+
+def test_invalid_yaml_file_names_the_file_and_the_line(tmp_path):
+    path = tmp_path / "broken.yaml"
+    path.write_text("experiment:\n  workers: 7\n  team_size: [7\n")
+    with pytest.raises(ConfigError, match=r"broken.yaml' is not valid YAML \(line 4, column 1\): expected ',' or"):
+        load_config(path)
 
 
 def test_empty_yaml_file_gives_the_defaults(tmp_path):

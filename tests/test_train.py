@@ -105,6 +105,16 @@ def test_bad_config_is_a_one_line_error_naming_the_key(
     assert not (tmp_path / "x").exists()
 
 
+def test_invalid_yaml_config_is_a_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    config = tmp_path / "broken.yaml"
+    config.write_text("algorithm: PPO\n  total_timesteps: [\n")
+    assert main([str(config), "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"hitl-train: error: {str(config)!r} is not valid YAML (line 2, column 18)")
+    assert "\n" not in err
+    assert not (tmp_path / "x").exists()
+
+
 def test_overrides_reach_the_env_and_nested_overrides_are_dotted() -> None:
     cfg = load_train_config(
         CONFIGS / "train_supervisor.yaml",

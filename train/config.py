@@ -127,7 +127,7 @@ def load_train_config(path: str | Path | None = None, overrides: Mapping[str, An
         path = Path(path)
         if not path.is_file():
             raise ConfigError(f"config file {str(path)!r} does not exist")
-        data = read_yaml(path.read_text()) or {}
+        data = read_yaml(path.read_text(), repr(str(path))) or {}
         if not isinstance(data, dict):
             raise ConfigError(f"{path} must hold a mapping at the top level")
     return build(_apply(data, overrides or {}))
