@@ -450,7 +450,7 @@ def _main(args: argparse.Namespace) -> int:
         sweep = pareto.parse_sweep(args.sweep_weights, args.train_config)
         build = functools.partial(build_policy, cfg=env.unwrapped.cfg, obs_shape=env.observation_space.shape)
         entries += pareto.train_weight_sweep(*sweep, train_env_sets(args), args.train_set, args.seed,
-                                             args.out / "sweep", build, quiet=args.quiet)  # fmt: skip
+                                             args.out / "sweep", build, kind, quiet=args.quiet)  # fmt: skip
     curves = [] if args.no_plot or args.no_curves else pareto.curve_entries(kind, env.unwrapped.cfg)
     seeds = list(range(args.seed, args.seed + args.seeds))
     t1 = time.perf_counter()

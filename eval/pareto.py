@@ -165,16 +165,33 @@ def load_trainer() -> Callable[[list[str]], int | None]:
     return main
 
 
+def check_train_config(config: str, sets: list[str], kind: str) -> None:
+    """Before any run: the sweep's config loads with its ``--set`` items and trains a ``kind`` policy."""
+    from agents.hooks import ENV_IDS
+    from hitl_env.config import ConfigError, parse_overrides
+    from train.config import load_train_config
+
+    try:
+        env_id = load_train_config(config, parse_overrides(sets)).env.id
+    except ConfigError as e:
+        raise EvalError(f"--train-config {config}: {e}") from None
+    if env_id not in ENV_IDS[kind]:
+        wanted = " or ".join(ENV_IDS[kind])
+        raise EvalError(f"--train-config {config} trains on {env_id}; a {kind} policy needs {wanted}")
+
+
 def train_weight_sweep(key: str, values: list[float], config: str, env_sets: list[str], train_sets: list[str],
-                       seed: int, out: Path, build: Callable[[str], Any],
+                       seed: int, out: Path, build: Callable[[str], Any], kind: str,
                        quiet: bool = False) -> list[Entry]:  # fmt: skip
     """Train one policy per weight value of reward component ``key``; the learned entries.
 
     Each run is ``hitl-train CONFIG --set ENV_SET... --set env.reward_weights.KEY=v --set
     TRAIN_SET... --seed SEED --out OUT/KEY_v [--quiet]``; its ``best_model.zip`` (``final_model.zip``
-    when the run made no evaluation) is the learned policy.
+    when the run made no evaluation) is the learned policy. The config is checked first
+    (:func:`check_train_config`), so a bad one fails before the first run.
     """
     trainer = load_trainer()
+    check_train_config(config, [*env_sets, f"env.reward_weights.{key}={values[0]}", *train_sets], kind)
     entries = []
     for v in values:
         run_dir = out / f"{key}_{v}"

@@ -229,6 +229,18 @@ def test_errors(args: list[str], message: str, tmp_path: Path, capsys: pytest.Ca
 
 
 # ----------------------------------------------------------------------------- weight sweep
+TINY_TRAIN = """\
+algorithm: MaskablePPO
+total_timesteps: 64
+n_envs: 1
+vec_env: dummy
+eval_freq: 0
+checkpoint_freq: 0
+hyperparameters: {n_steps: 32, batch_size: 32, n_epochs: 1}
+policy_kwargs: {net_arch: [8]}
+"""
+
+
 def _fake_trainer(calls: list[list[str]]) -> Callable[[list[str]], int]:
     """Stands in for ``train.cli.main``: saves an untrained PPO model and its run.json."""
 
@@ -253,7 +265,9 @@ def _fake_trainer(calls: list[list[str]]) -> Callable[[list[str]], int]:
 def test_weight_sweep(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[list[str]] = []
     monkeypatch.setattr(pareto, "load_trainer", lambda: _fake_trainer(calls))
-    args = ["--policies", "always_takeover", "--sweep-weights", "duration=0.01,0.2", "--train-config", "ppo.yaml",
+    config = tmp_path / "ppo.yaml"
+    config.write_text(TINY_TRAIN)
+    args = ["--policies", "always_takeover", "--sweep-weights", "duration=0.01,0.2", "--train-config", str(config),
             "--train-set", "total_timesteps=64", "--set", "ai.misread=0.2", "--weight", "rating=2",
             "--seeds", "2", "--team-size", "3", "--shift-hours", "2",
             "--bootstrap", "100", "--no-curves", "--quiet", "--out", str(tmp_path)]  # fmt: skip
@@ -261,7 +275,7 @@ def test_weight_sweep(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     env = ["env.preset=taobao_2024", "env.team_size=3", "env.shift_hours=2.0", "env.start_hour=9", "env.rating=dense",
            "env.overrides.ai.misread=0.2", "env.reward_weights.rating=2.0"]  # fmt: skip
     assert calls == [
-        ["ppo.yaml", *(a for item in [*env, f"env.reward_weights.duration={v}", "total_timesteps=64"]
+        [str(config), *(a for item in [*env, f"env.reward_weights.duration={v}", "total_timesteps=64"]
                        for a in ("--set", item)),
          "--seed", "0", "--out", str(tmp_path / "sweep" / f"duration_{v}"), "--quiet"] for v in (0.01, 0.2)
     ]  # fmt: skip
@@ -290,16 +304,28 @@ def test_weight_sweep_without_trainer(
     assert "needs hitl-train" in capsys.readouterr().err
 
 
-TINY_TRAIN = """\
-algorithm: MaskablePPO
-total_timesteps: 64
-n_envs: 1
-vec_env: dummy
-eval_freq: 0
-checkpoint_freq: 0
-hyperparameters: {n_steps: 32, batch_size: 32, n_epochs: 1}
-policy_kwargs: {net_arch: [8]}
-"""
+@pytest.mark.parametrize(
+    ("config", "sets", "message"),
+    [
+        ("train_router.yaml", [], "train_router.yaml trains on hitl_env/Router-v2; a supervisor policy needs "
+                                  "hitl_env/Supervisor-v1 or hitl_train/SharedSupervisor-v1"),
+        ("train_supervisor.yaml", ["--train-set", "n_envs=0"], "train_supervisor.yaml: n_envs=0 is outside"),
+        ("missing.yaml", [], "--train-config missing.yaml: config file 'missing.yaml' does not exist"),
+    ],
+)  # fmt: skip
+def test_weight_sweep_checks_its_config_before_training(
+    config: str, sets: list[str], message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture,
+) -> None:  # fmt: skip
+    calls: list[list[str]] = []
+    monkeypatch.setattr(pareto, "load_trainer", lambda: _fake_trainer(calls))
+    path = config if config == "missing.yaml" else str(Path(__file__).parents[1] / "configs" / config)
+    args = ["--policies", "always_takeover", "--sweep-weights", "duration=0.01", "--train-config", path, *sets,
+            "--seeds", "1", "--quiet", "--out", str(tmp_path)]  # fmt: skip
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("hitl-eval: error: --train-config ") and message in err and "\n" not in err
+    assert calls == []
 
 
 def test_weight_sweep_with_hitl_train(tmp_path: Path) -> None:
