@@ -149,11 +149,10 @@ def experiment_configs(preset: str, overrides: dict[str, Any]) -> tuple[Config, 
     if cfg.experiment.days_pre < 1 or cfg.experiment.days_post < 1:
         raise ConfigError("the experiment needs at least one pre-period and one treatment-period day")
     e = cfg.experiment
-    treated = round(e.treatment_share * e.workers)
-    if not 0 < treated < e.workers:
+    if not 0 < e.n_treated < e.workers:
         raise ConfigError(
             f"the experiment needs workers in both arms; {e.workers} worker(s) at treatment "
-            f"share {e.treatment_share:.3f} give {treated} treated and {e.workers - treated} control"
+            f"share {e.treatment_share:.3f} give {e.n_treated} treated and {e.workers - e.n_treated} control"
         )
     return cfg, with_overrides(cfg, {"experiment.treatment_share": 0.0})
 
@@ -187,7 +186,7 @@ def run_experiment(
     actual, cf = runs
     results = {
         "n_workers": cfg.experiment.workers,
-        "n_treatment": round(cfg.experiment.treatment_share * cfg.experiment.workers),
+        "n_treatment": cfg.experiment.n_treated,
         "n_chats": len(actual),
         "n_rated": int(actual["rated"].sum()),
         "baseline": baseline_stats(actual),

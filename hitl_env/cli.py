@@ -78,7 +78,7 @@ def summarize(df: pd.DataFrame, cfg: Config, runtime_s: float) -> dict[str, Any]
     return {
         "n_chats": len(df),
         "n_workers": cfg.experiment.workers,
-        "n_treatment": round(cfg.experiment.treatment_share * cfg.experiment.workers),
+        "n_treatment": cfg.experiment.n_treated,
         "n_rated": int(df["rated"].sum()),
         "n_eligible": int(df["eligible"].sum()),
         "n_routed_ai": len(routed),

@@ -97,6 +97,11 @@ class Experiment(_Section):
     def days(self) -> int:
         return self.days_pre + self.days_post
 
+    @property
+    def n_treated(self) -> int:
+        """Workers randomized to treatment: ``round(treatment_share * workers)``."""
+        return round(self.treatment_share * self.workers)
+
 
 @dataclass(frozen=True)
 class Arrivals(_Section):

@@ -34,11 +34,10 @@ def draw_workers(cfg: Config, rng: np.random.Generator) -> Workers:
     """Draw heterogeneous workers and randomize them into arms."""
     n = cfg.experiment.workers
     w = cfg.workers
-    n_treated = round(cfg.experiment.treatment_share * n)
     # one child stream per attribute: the arm split never shifts the workers' other draws
     r = dict(zip(Workers.__dataclass_fields__, rng.spawn(len(Workers.__dataclass_fields__)), strict=True))
     treated = np.zeros(n, dtype=bool)
-    treated[r["treated"].permutation(n)[:n_treated]] = True
+    treated[r["treated"].permutation(n)[: cfg.experiment.n_treated]] = True
     weights = np.asarray(cfg.arrivals.shift_start_weights, dtype=float)
     return Workers(
         speed=r["speed"].lognormal(-0.5 * w.speed_sd**2, w.speed_sd, n),
