@@ -55,7 +55,8 @@ EFFORT = {"worker_messages": "messages_worker", "round_share": "round_share", "r
 TIMING = {"takeover_round": "takeover_round", "takeover_time_s": "takeover_time_s",
           "frustration_at_takeover": "frustration_takeover"}  # fmt: skip
 MATCH_ON = ("day", "hour", "log_queue_wait", "worker_pre_log_duration")
-FORMULA = "{y} ~ treat_post + load | worker_id + day + category"
+FIXED_EFFECTS = ("worker_id", "day", "category")
+FORMULA = "{y} ~ treat_post + load | " + " + ".join(FIXED_EFFECTS)
 NAN = float("nan")
 
 
@@ -108,17 +109,20 @@ def fit_did(frame: pd.DataFrame, ys: list[str], mask: np.ndarray) -> dict[str, E
     One pyfixest call for all ``ys`` (it demeans them together). NaN where the sample cannot
     identify it: no treated or no control post-period chats, no treated worker with chats both
     before and after the switch (the worker fixed effects absorb the rest), or a sample so small
-    that the fixed effects absorb everything (a policy that sends almost no chat to the AI).
+    that the fixed effects absorb everything (a policy that sends almost no chat to the AI). The
+    checks count only the chats left once the fixed effects' singletons are dropped, as
+    pyfixest drops them (on a sample that leaves none it aborts the process).
     """
     import pyfixest as pf
 
     d = frame.loc[mask & frame["assigned"].to_numpy(), ["worker_id", "day", "category", "treat_post", "load", *ys]]
-    treated_post = d["treat_post"].to_numpy() > 0
-    control_post = (d["day"].to_numpy() >= frame.loc[frame["post"], "day"].min()) & ~treated_post
     none = dict.fromkeys(ys, Estimate(NAN, NAN, NAN))
+    kept = d[_without_singletons(d, FIXED_EFFECTS)]  # what pyfixest fits; it aborts on an empty sample
+    treated_post = kept["treat_post"].to_numpy() > 0
+    control_post = (kept["day"].to_numpy() >= frame.loc[frame["post"], "day"].min()) & ~treated_post
     if not treated_post.any() or not control_post.any():
         return none
-    if not d.groupby("worker_id", observed=True)["treat_post"].nunique().gt(1).any():
+    if not kept.groupby("worker_id", observed=True)["treat_post"].nunique().gt(1).any():
         return none
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pyfixest notes the singleton fixed effects it drops
@@ -137,6 +141,19 @@ def fit_did(frame: pd.DataFrame, ys: list[str], mask: np.ndarray) -> dict[str, E
         k = "treat_post"
         out[y] = Estimate(float(coef[k]), float(se[k]), float(p[k])) if k in coef.index else none[y]
     return out
+
+
+def _without_singletons(d: pd.DataFrame, columns: tuple[str, ...]) -> np.ndarray:
+    """Rows left after dropping, until none is left, those alone in a level of a fixed effect."""
+    codes = [pd.factorize(d[c])[0] for c in columns]
+    keep = np.ones(len(d), bool)
+    while True:
+        alone = np.zeros(len(d), bool)
+        for k in codes:
+            alone |= keep & (np.bincount(k[keep], minlength=k.max() + 1)[k] == 1)
+        if not alone.any():
+            return keep
+        keep &= ~alone
 
 
 def pct(e: Estimate, true_diff: float = NAN) -> Estimate:

@@ -288,6 +288,41 @@ def test_no_treated_workers_gives_no_estimates_but_no_crash() -> None:
     assert all(r["escalations"][k]["n"] == 0 for k in TYPES)
 
 
+def test_singletons_are_dropped_until_none_is_left() -> None:
+    from eval.analysis import _without_singletons
+
+    # one pass drops the row alone on day 3; then worker 2 and category 9 have one row each
+    d = pd.DataFrame({"worker_id": [1, 1, 1, 1, 2, 2], "day": [0, 0, 1, 1, 1, 3], "category": [5, 5, 5, 5, 9, 9]})
+    assert _without_singletons(d, ("worker_id", "day", "category")).tolist() == [True] * 4 + [False] * 2
+
+
+def test_a_sample_the_fixed_effects_absorb_whole_gives_nan_not_an_abort() -> None:
+    # hitl-rct --workers 2, seed 0: its 14 rated AI-eligible chats. Dropping the fixed effects'
+    # singletons (days, then categories) leaves none, and pyfixest aborted the whole process on
+    # such a sample (a Rust panic in its demeaning), with no Python exception to catch.
+    from eval.analysis import fit_did
+
+    frame = pd.DataFrame({
+        "worker_id": [1, 1, 0, 0, 0, 1, 0, 0, 1, 1, 0, 0, 1, 1],
+        "day": [0, 2, 3, 4, 5, 6, 18, 19, 23, 23, 24, 25, 26, 29],
+        "category": [0, 0, 1, 2, 0, 0, 1, 0, 0, 1, 0, 1, 0, 0],
+        "treat_post": [0.0] * 8 + [1.0, 1.0, 0.0, 0.0, 1.0, 1.0],
+        "load": [31.0, 30, 27, 30, 28, 31, 26, 35, 40, 40, 38, 29, 45, 30],
+        "rating": [2.0, 3, 5, 4, 3, 4, 1, 4, 1, 4, 2, 2, 1, 5],
+        "assigned": True,
+    })  # fmt: skip
+    frame["post"] = frame["day"] >= 14
+    e = fit_did(frame, ["rating"], np.ones(len(frame), bool))["rating"]
+    assert math.isnan(e.estimate) and math.isnan(e.se) and math.isnan(e.p)
+
+
+def test_two_workers_run_end_to_end(tmp_path: Path) -> None:
+    r = _run(tmp_path, ["--workers", "2", "--seed", "0", "--jobs", "1", "--no-plot", "--no-records"])
+    assert r["n_workers"] == 2 and r["n_treatment"] == 1
+    assert r["did"]["eligible"]["rating"]["estimate"] is None  # nothing left to identify it (NaN: null)
+    assert math.isfinite(r["did"]["all"]["duration_pct"]["estimate"])
+
+
 def test_analysis_leaves_the_records_alone(tiny_records) -> None:
     before = tiny_records.copy()
     analyze(tiny_records, before)
