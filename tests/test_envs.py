@@ -11,6 +11,8 @@ import pytest
 from gymnasium.utils.env_checker import check_env, data_equivalence
 
 import hitl_env  # noqa: F401  (registers the envs)
+from hitl_env.envs.base import EPISODE_KEYS
+from hitl_env.multi_agent import TeamParallelEnv
 from hitl_env.rewards import COMPONENTS, DEFAULT_WEIGHTS
 
 ENVS = ("hitl_env/Supervisor-v1", "hitl_env/Router-v2")
@@ -161,6 +163,24 @@ def test_render_modes(env_id: str) -> None:
 def test_bad_arguments_fail_clearly(kwargs: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         gym.make("hitl_env/Supervisor-v1", **kwargs)
+
+
+@pytest.mark.parametrize("key", list(EPISODE_KEYS))
+def test_overrides_an_episode_sets_itself_are_refused(key: str) -> None:
+    # the episode would replace them (one team, one shift, every worker with the AI) without a word
+    value = [1.0] * 24 if key == "arrivals.shift_start_weights" else 1
+    section, field = key.split(".")
+    for overrides in ({key: value}, {section: {field: value}}):
+        with pytest.raises(ValueError, match=rf"overrides: {key} is set by the env \({EPISODE_KEYS[key]}\)"):
+            gym.make("hitl_env/Supervisor-v1", overrides=overrides)
+        with pytest.raises(ValueError, match=rf"overrides: {key} is set by the env"):
+            TeamParallelEnv(overrides=overrides)
+
+
+def test_other_overrides_reach_the_episode() -> None:
+    overrides = {"ai.misread": 0.25, "service.max_concurrency": 3}
+    cfg = gym.make("hitl_env/Router-v2", overrides=overrides, team_size=4).unwrapped.cfg
+    assert (cfg.ai.misread, cfg.service.max_concurrency, cfg.experiment.team_size) == (0.25, 3, 4)
 
 
 def test_step_before_reset_and_after_the_end_fail_clearly() -> None:

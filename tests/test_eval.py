@@ -213,6 +213,7 @@ def test_router(tmp_path: Path) -> None:
         (["--policies", "algorithm_only,rule_based"], "mix supervisor and router"),
         (["--policies", "algorithm_only,algorithm_only"], "listed twice"),
         (["--set", "ai.no_such_key=1"], "no_such_key"),
+        (["--set", "experiment.team_size=3"], "experiment.team_size is set by the env (use the env's team_size"),
         (["--weight", "speed=1"], "unknown reward component"),
         (["--team-size", "0"], "team_size"),
         (["--seeds", "0"], "--seeds"),

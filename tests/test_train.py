@@ -90,6 +90,7 @@ def test_shipped_configs_load(name: str) -> None:
         ("seed=1.5", "seed must be an integer"),
         ("env.overrides.ai.misread=2.0", r"env: ai.misread=2.0 is outside the allowed range \[0.0, 1.0\]"),
         ("env.overrides.ai.misreed=0.1", "env: unknown key 'ai.misreed'"),
+        ("env.overrides.experiment.days_post=3", r"env: overrides: experiment.days_post is set by the env \(an"),
         ("env.reward_weights.ratin=1", "env: unknown reward component 'ratin'"),
         ("env.router=all_human", "env.router applies only to hitl_train/SharedSupervisor-v1"),
     ],

@@ -74,6 +74,25 @@ class EpisodeSettings:
         return self.shift_start_s + self.shift_s
 
 
+EPISODE_KEYS = {  # config fields every episode sets itself (episode_config), and what sets them
+    "experiment.workers": "use the env's team_size argument",
+    "experiment.team_size": "use the env's team_size argument",
+    "experiment.treatment_share": "every worker of an episode's team has the AI",
+    "experiment.days_pre": "an episode is one shift",
+    "experiment.days_post": "an episode is one shift",
+    "arrivals.shift_hours": "use the env's shift_hours argument",
+    "arrivals.shift_start_weights": "use the env's start_hour argument",
+}
+
+
+def _check_episode_keys(overrides: Mapping[str, Any] | None) -> None:
+    """Refuse overrides the episode would silently replace."""
+    for key, value in (overrides or {}).items():
+        for k in [f"{key}.{sub}" for sub in value] if isinstance(value, Mapping) else [key]:
+            if k in EPISODE_KEYS:
+                raise ValueError(f"overrides: {k} is set by the env ({EPISODE_KEYS[k]})")
+
+
 def episode_settings(
     preset: str = "taobao_2024",
     overrides: Mapping[str, Any] | None = None,
@@ -86,7 +105,9 @@ def episode_settings(
     """Validate the env arguments shared by the Gymnasium and PettingZoo envs."""
     if rating not in RATING_MODES:
         raise ValueError(f"rating must be one of {RATING_MODES}, got {rating!r}")
-    cfg = episode_config(load_config(preset, overrides), team_size, shift_hours, start_hour)
+    base = load_config(preset, overrides)  # checks that overrides map dotted keys to values
+    _check_episode_keys(overrides)
+    cfg = episode_config(base, team_size, shift_hours, start_hour)
     return EpisodeSettings(cfg, validate_weights(reward_weights), rating, start_hour * HOUR_S, shift_hours * HOUR_S)
 
 

@@ -64,7 +64,8 @@ class SupervisorEnv(TeamEnv):
     ## Arguments
     ``gymnasium.make("hitl_env/Supervisor-v1", preset="taobao_2024", overrides=None,
     team_size=10, shift_hours=8.0, start_hour=9, reward_weights=None, rating="dense",
-    render_mode=None)``: ``preset`` a preset name or YAML path, ``overrides`` dotted keys;
+    render_mode=None)``: ``preset`` a preset name or YAML path, ``overrides`` dotted keys (not
+    the fields the episode sets itself, ``hitl_env.envs.base.EPISODE_KEYS``: a ``ValueError``);
     ``reward_weights`` a mapping of component to weight (unset ones keep their defaults);
     ``render_mode`` ``"ansi"`` or ``"rgb_array"``.
 
