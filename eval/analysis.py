@@ -150,7 +150,7 @@ def _without_singletons(d: pd.DataFrame, columns: tuple[str, ...]) -> np.ndarray
     while True:
         alone = np.zeros(len(d), bool)
         for k in codes:
-            alone |= keep & (np.bincount(k[keep], minlength=k.max() + 1)[k] == 1)
+            alone |= keep & (np.bincount(k[keep], minlength=len(d))[k] == 1)
         if not alone.any():
             return keep
         keep &= ~alone

@@ -294,6 +294,7 @@ def test_singletons_are_dropped_until_none_is_left() -> None:
     # one pass drops the row alone on day 3; then worker 2 and category 9 have one row each
     d = pd.DataFrame({"worker_id": [1, 1, 1, 1, 2, 2], "day": [0, 0, 1, 1, 1, 3], "category": [5, 5, 5, 5, 9, 9]})
     assert _without_singletons(d, ("worker_id", "day", "category")).tolist() == [True] * 4 + [False] * 2
+    assert _without_singletons(d.iloc[:0], ("worker_id", "day")).size == 0  # an empty sample (no AI chat rated)
 
 
 def test_a_sample_the_fixed_effects_absorb_whole_gives_nan_not_an_abort() -> None:
