@@ -350,7 +350,8 @@ def _read_yaml(preset_or_path: str | Path) -> dict[str, Any]:
                 path = d / f"{path}.yaml"
                 break
         else:
-            raise ConfigError(f"unknown preset {str(preset_or_path)!r}; presets: {', '.join(preset_names())}")
+            hint = " (a config file path needs a suffix, such as .yaml)" if path.is_file() else ""
+            raise ConfigError(f"unknown preset {str(preset_or_path)!r}{hint}; presets: {', '.join(preset_names())}")
     if not path.is_file():
         raise ConfigError(f"config file {str(path)!r} does not exist")
     data = read_yaml(path.read_text(), repr(str(path))) or {}

@@ -321,3 +321,12 @@ def test_default_config_round_trips(tmp_path):
     path = tmp_path / "default.yaml"
     path.write_text(yaml.safe_dump(Config().to_dict()))
     assert load_config(path) == Config()
+
+
+def test_a_config_file_without_a_suffix_is_named_as_such(tmp_path: Path) -> None:
+    (tmp_path / "mine").write_text("experiment: {workers: 3}\n")
+    hint = r"unknown preset '.*mine' \(a config file path needs a suffix, such as .yaml\); presets: "
+    with pytest.raises(ConfigError, match=hint):
+        load_config(tmp_path / "mine")
+    with pytest.raises(ConfigError, match=r"unknown preset 'mine'; presets: mmn_abandonment, taobao_2024$"):
+        load_config("mine")
