@@ -9,7 +9,7 @@ actual run) and ``DIR/counterfactual.parquet`` (``--no-plot`` and ``--no-records
 With ``--seeds N`` it replicates the experiment on seeds S to S+N-1, each into ``DIR/seed_S/``,
 and summarizes them (:func:`eval.rct_report.summarize`) in ``DIR/summary.json``: how many seeds
 put each figure inside its accept range and show each finding, on the estimates and on the
-true effects.
+true effects, and at which seeds every figure is inside and every finding holds.
 
 Example::
 

@@ -164,7 +164,9 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
         ``preset``, ``seeds``, ``n_workers``; ``figures``: every row of :func:`target_rows` with
         its value and true effect at each seed and, where it has an accept range, at how many
         seeds it is ``inside``; ``findings``: each finding's ``holds`` and ``holds_true`` at each
-        seed; ``runtime_s``, the replications' total.
+        seed; at each seed, ``all_inside`` (every figure with an accept range inside it),
+        ``all_hold`` and ``all_hold_true`` (every finding holds); ``runtime_s``, the
+        replications' total.
     """
     tables = [{(row[0], row[1]): row for row in target_rows(r)} for r in runs]
     figures = []
@@ -174,15 +176,23 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
         figures.append({
             "section": section, "figure": name, "paper": paper, "accept": [t.lo, t.hi] if t else None,
             "values": values, "true": None if all(x is None for x in true) else true,
-            "inside": sum(t.ok(v) for v in values if v is not None and math.isfinite(v)) if t else None,
+            "inside": sum(_inside(v, t) for v in values) if t else None,
         })  # fmt: skip
     findings_ = [
         {"number": f["number"], "claim": f["claim"], "holds": [r["findings"][j]["holds"] for r in runs],
          "holds_true": [r["findings_true"][j]["holds"] for r in runs]}
         for j, f in enumerate(runs[0]["findings"])
     ]  # fmt: skip
+    all_inside = [all(_inside(row[2], row[5]) for row in rows.values() if row[5]) for rows in tables]
     return {"preset": runs[0]["preset"], "seeds": [r["seed"] for r in runs], "n_workers": runs[0]["n_workers"],
-            "figures": figures, "findings": findings_, "runtime_s": sum(r["runtime_s"] for r in runs)}  # fmt: skip
+            "figures": figures, "findings": findings_, "all_inside": all_inside,
+            "all_hold": [all(f["holds"] for f in r["findings"]) for r in runs],
+            "all_hold_true": [all(f["holds"] for f in r["findings_true"]) for r in runs],
+            "runtime_s": sum(r["runtime_s"] for r in runs)}  # fmt: skip
+
+
+def _inside(value: float | None, target: Target) -> bool:
+    return value is not None and math.isfinite(value) and target.ok(value)
 
 
 def _span(xs: list[float | None] | None) -> str:
@@ -208,7 +218,18 @@ def format_summary(summary: dict[str, Any]) -> str:
         where = "" if est in (0, n) else f" (seeds {at})"
         lines.append(f"finding {f['number']:>2}: {f['claim']}: holds at {est}/{n} seeds{where}, "
                      f"on the true effects at {true}/{n}")  # fmt: skip
+    lines.append("")
+    lines.append(f"every figure inside its accept range at {_count(seeds, summary['all_inside'])}; every finding "
+                 f"holds at {_count(seeds, summary['all_hold'])}, on the true effects at "
+                 f"{_count(seeds, summary['all_hold_true'])}")  # fmt: skip
     return "\n".join(lines)
+
+
+def _count(seeds: list[int], flags: list[bool]) -> str:
+    """``k/n seeds``, and which, unless it is none or all of them."""
+    k, n = sum(flags), len(flags)
+    which = "" if k in (0, n) else f" ({', '.join(str(s) for s, f in zip(seeds, flags, strict=True) if f)})"
+    return f"{k}/{n} seeds{which}"
 
 
 def _effort_finding(eff: dict[str, dict[str, float]]) -> Finding:

@@ -28,7 +28,7 @@ import pytest
 from eval.analysis import ESCALATED, SAMPLES, TYPES, analyze
 from eval.calibration import BASELINE, ESCALATION_SHARES
 from eval.rct import experiment_configs, main
-from eval.rct_report import DID, findings, format_table
+from eval.rct_report import DID, findings, format_table, target_rows
 
 TINY = ["--workers", "40", "--days-pre", "2", "--days-post", "3", "--seed", "1", "--jobs", "1"]
 GUARD = ["--workers", "200", "--seed", "0"]
@@ -186,11 +186,18 @@ def test_replications_write_each_seed_and_a_summary_of_them(tiny, tmp_path: Path
     for j, f in enumerate(summary["findings"]):
         assert f["holds"] == [r["findings"][j]["holds"] for r in runs]
         assert f["holds_true"] == [r["findings_true"][j]["holds"] for r in runs]
+    for i, r in enumerate(runs):
+        ranged = [(v, t) for *_, v, _, _, t in target_rows(r) if t]
+        assert summary["all_inside"][i] == all(v is not None and t.ok(v) for v, t in ranged)
+        assert summary["all_hold"][i] == all(f["holds"] for f in r["findings"])
+        assert summary["all_hold_true"][i] == all(f["holds"] for f in r["findings_true"])
     assert math.isclose(summary["runtime_s"], sum(r["runtime_s"] for r in runs))
     printed = capsys.readouterr().out
-    assert "summary of seeds 1-2" in printed and printed.count("holds at ") == 10
+    assert "summary of seeds 1-2" in printed
+    assert sum(line.startswith("finding ") and ": holds at " in line for line in printed.splitlines()) == 10
     n_inside = sum(r["inside"] for r in summary["figures"] if r["accept"])
     assert n_inside > 0 and f"{rows['DiD all', 'duration_pct']['inside']}/2" in printed
+    assert f"every figure inside its accept range at {sum(summary['all_inside'])}/2 seeds" in printed
 
 
 @pytest.mark.parametrize(
