@@ -45,7 +45,7 @@ from typing import Any
 import pandas as pd
 
 from eval.calibration import baseline_stats
-from hitl_env.cli import output_dir
+from hitl_env.cli import check_shorthands, output_dir
 from hitl_env.config import Config, ConfigError, load_config, parse_overrides, with_overrides
 from hitl_env.sim.hooks import NeverTakeover
 from hitl_env.sim.run import default_supervisor, simulate
@@ -133,10 +133,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
-    """The ``--set`` items, then ``--workers``, ``--days-pre`` and ``--days-post``, as dotted keys."""
-    shorthand = {"experiment.workers": args.workers, "experiment.days_pre": args.days_pre,
-                 "experiment.days_post": args.days_post}  # fmt: skip
-    return {**parse_overrides(args.overrides), **{k: v for k, v in shorthand.items() if v is not None}}
+    """The ``--set`` items, then ``--workers``, ``--days-pre`` and ``--days-post``, as dotted keys.
+
+    Raises:
+        ConfigError: a ``--set`` item sets the field of a shorthand flag given too.
+    """
+    shorthand = {"--workers": ("experiment.workers", args.workers),
+                 "--days-pre": ("experiment.days_pre", args.days_pre),
+                 "--days-post": ("experiment.days_post", args.days_post)}  # fmt: skip
+    given = {flag: (key, v) for flag, (key, v) in shorthand.items() if v is not None}
+    overrides = parse_overrides(args.overrides)
+    check_shorthands(overrides, {flag: (key,) for flag, (key, _) in given.items()})
+    return {**overrides, **dict(given.values())}
 
 
 def experiment_configs(preset: str, overrides: dict[str, Any]) -> tuple[Config, Config]:

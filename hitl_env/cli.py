@@ -56,9 +56,28 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def check_shorthands(overrides: dict[str, Any], given: dict[str, tuple[str, ...]]) -> None:
+    """Refuse a ``--set`` of a field that a shorthand flag given too sets (which one wins would be a guess).
+
+    Args:
+        overrides: the parsed ``--set`` items.
+        given: each shorthand flag on the command line, with the dotted keys it sets.
+    """
+    for flag, keys in given.items():
+        for key, value in overrides.items():
+            section = value if isinstance(value, dict) else {}  # --set experiment={workers: 3}
+            for k in keys:
+                if k == key or (k.startswith(f"{key}.") and k.removeprefix(f"{key}.") in section):
+                    raise ConfigError(f"{flag} and --set {k} set the same field; give one of them")
+
+
 def config_from_args(preset: str, overrides: list[str], days: int | None, workers: int | None) -> Config:
     """The config of a command line: preset, then ``--set`` items, then the shorthands."""
-    cfg = load_config(preset, parse_overrides(overrides))
+    parsed = parse_overrides(overrides)
+    check_shorthands(parsed, {flag: keys for flag, keys, v in (
+        ("--workers", ("experiment.workers",), workers),
+        ("--days", ("experiment.days_pre", "experiment.days_post"), days)) if v is not None})  # fmt: skip
+    cfg = load_config(preset, parsed)
     extra: dict[str, Any] = {}
     if workers is not None:
         extra["experiment.workers"] = workers

@@ -92,6 +92,9 @@ def test_sim_same_seed_same_records(tmp_path: Path) -> None:
         (["--seed", "-1"], "--seed must be a non-negative integer, got -1"),
         (["--preset", "nope"], "unknown preset 'nope'"),
         (["--set", "ai.no_such_key=1"], "no_such_key"),
+        (["--workers", "3", "--set", "experiment.workers=5"], "--workers and --set experiment.workers set the same"),
+        (["--days", "2", "--set", "experiment.days_post=1"], "--days and --set experiment.days_post set the same"),
+        (["--workers", "3", "--set", "experiment={workers: 5}"], "--workers and --set experiment.workers set"),
     ],
 )
 def test_sim_bad_arguments_exit_2_with_one_line(

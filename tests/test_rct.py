@@ -211,6 +211,7 @@ def test_replications_write_each_seed_and_a_summary_of_them(tiny, tmp_path: Path
         (["--set", "experiment.treatment_share=1"], "give 647 treated and 0 control"),
         (["--seed", "-1"], "--seed"),
         (["--seeds", "0"], "--seeds must be at least 1"),
+        (["--days-pre", "2", "--set", "experiment.days_pre=3"], "--days-pre and --set experiment.days_pre set the"),
     ],
 )
 def test_bad_arguments_exit_2_with_one_line(tmp_path: Path, capsys, args: list[str], message: str) -> None:
