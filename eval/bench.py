@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 import hitl_env
-from hitl_env.cli import output_dir
+from hitl_env.cli import check_shorthands, output_dir
 from hitl_env.config import ConfigError, parse_overrides, with_overrides
 
 PROG = "hitl-bench"
@@ -321,6 +321,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         overrides = parse_overrides(args.set)
         if args.workers is not None:
+            check_shorthands(overrides, {"--workers": ("experiment.workers",)})
             overrides["experiment.workers"] = args.workers
         elif not args.full:
             overrides.setdefault("experiment.workers", DEFAULT_WORKERS)

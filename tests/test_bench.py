@@ -69,6 +69,7 @@ def test_make_row_ratio():
         (["--set", "experiment.workers=0"], "workers"),
         (["--set", "nonsense"], "nonsense"),
         (["--preset", "no_such_preset"], "no_such_preset"),
+        (["--workers", "5", "--set", "experiment.workers=7"], "--workers and --set experiment.workers set the same"),
     ],
 )
 def test_config_errors_exit_2(argv, needle, capsys):
