@@ -28,7 +28,8 @@ class ArrivalView:
         category: index of the issue category.
         rule_eligible: what the rule-based router (category rule) says.
         queue: chats waiting in the team's queue.
-        held: chats held by the team's online workers (AI chats included).
+        held: chats held by the team's workers (AI chats included; a worker past the end of the
+            shift may still be finishing some).
         online: online workers in the team.
         u: a uniform draw a randomized policy may use (keeps runs reproducible).
     """
