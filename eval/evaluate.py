@@ -201,7 +201,7 @@ def build_policy(spec: str, cfg: Any, obs_shape: tuple[int, ...]) -> Any:
 # ----------------------------------------------------------------------------- episodes
 def episode_kpis(rec: dict[str, list], t_arrival: list[float], env: str, rating: str) -> dict[str, float]:
     """The KPIs of a finished episode from its chat records (see the module docstring)."""
-    from hitl_env.rewards import chat_components
+    from hitl_env.rewards import COMPONENTS, chat_components
 
     r = {k: np.asarray(rec[k], dtype=float) for k in KPI_FIELDS}
     t_arr = np.asarray(t_arrival, dtype=float)
@@ -209,7 +209,7 @@ def episode_kpis(rec: dict[str, list], t_arrival: list[float], env: str, rating:
     ai = (r["routed_ai"] > 0) & ended
     scored = ai if env == "supervisor" else ended
     idx = np.flatnonzero(scored)
-    comps = np.array([chat_components(rec, t_arrival, c, rating) for c in idx]).reshape(len(idx), -1)
+    comps = np.array([chat_components(rec, t_arrival, c, rating) for c in idx]).reshape(len(idx), len(COMPONENTS))
     esc = r["escalation"][ai]
     escalated = ai & (r["escalation"] > 0)
     rated = scored & (r["rated"] > 0)
