@@ -24,9 +24,9 @@ row ``i`` of both runs is the same arriving customer), so each estimate gets its
   among rated chats. *True*: the same chats in the counterfactual run.
 * **Spillover** (:func:`spillover`): the DiD on AI-ineligible chats of concurrency,
   switch-aways and time away, in percent of the implied counterfactual mean of the treated
-  post-period chats, ``100 b / (m - b)`` (SE by the delta method); *true*
-  ``100 (mean actual - mean counterfactual) / mean counterfactual`` over the same chats as the
-  DiD's true effect.
+  post-period chats, ``100 b / (m - b)`` (SE by the delta method; NaN where that mean is 0, as
+  when nobody switches away); *true* ``100 (mean actual - mean counterfactual) / mean
+  counterfactual`` over the same chats as the DiD's true effect.
 
 Units: ``duration_pct`` is ``100 (exp(b) - 1)`` of a log-duration difference ``b`` (true: of the
 mean log-duration difference); ``retrial_pp`` percentage points; ``rating`` rating points.
@@ -124,8 +124,10 @@ def fit_did(frame: pd.DataFrame, ys: list[str], mask: np.ndarray) -> dict[str, E
         return none
     if not kept.groupby("worker_id", observed=True)["treat_post"].nunique().gt(1).any():
         return none
+    # pyfixest notes the singleton fixed effects it drops, and divides by a zero SE (an outcome
+    # that never varies, e.g. nobody switching away): NaN statistics, no warnings
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # pyfixest notes the singleton fixed effects it drops
+        warnings.simplefilter("ignore")
         try:
             fit = pf.feols(FORMULA.format(y=" + ".join(ys)), data=d, vcov={"CRV1": "worker_id"}, copy_data=False,
                            store_data=False)  # fmt: skip
@@ -133,13 +135,13 @@ def fit_did(frame: pd.DataFrame, ys: list[str], mask: np.ndarray) -> dict[str, E
             if "collinear" not in str(e):
                 raise
             return none
-    models = {k.split("~")[0].strip(): m for k, m in fit.all_fitted_models.items()} if len(ys) > 1 else {ys[0]: fit}
-    out = {}
-    for y in ys:
-        coef, se, p = models[y].coef(), models[y].se(), models[y].pvalue()
-        # pyfixest drops treat_post where it is collinear with the fixed effects
-        k = "treat_post"
-        out[y] = Estimate(float(coef[k]), float(se[k]), float(p[k])) if k in coef.index else none[y]
+        models = {k.split("~")[0].strip(): m for k, m in fit.all_fitted_models.items()} if len(ys) > 1 else {ys[0]: fit}
+        out = {}
+        for y in ys:
+            coef, se, p = models[y].coef(), models[y].se(), models[y].pvalue()
+            # pyfixest drops treat_post where it is collinear with the fixed effects
+            k = "treat_post"
+            out[y] = Estimate(float(coef[k]), float(se[k]), float(p[k])) if k in coef.index else none[y]
     return out
 
 
@@ -231,9 +233,12 @@ def spillover(actual: pd.DataFrame, cf: pd.DataFrame, fits: dict[str, Estimate])
         e = fits[col]
         a, c = actual[col].to_numpy()[treated_post], cf[col].to_numpy()[treated_post]
         both = np.isfinite(a) & np.isfinite(c)
-        true = 100 * (a[both].mean() / c[both].mean() - 1) if both.any() else NAN
+        true = 100 * (a[both].mean() / c[both].mean() - 1) if both.any() and c[both].mean() != 0 else NAN
         m = float(np.nanmean(a)) if a.size else NAN
         base = m - e.estimate  # the treated post-period mean implied without the treatment
+        if not base:  # nobody switched away (one chat per worker, no switching): no percent change
+            out[key] = Estimate(NAN, NAN, e.p, float(true)).to_dict()
+            continue
         out[key] = Estimate(100 * e.estimate / base, 100 * e.se * m / base**2, e.p, float(true)).to_dict()
     return out
 

@@ -139,10 +139,11 @@ def main(argv: list[str] | None = None) -> int:
     df.to_parquet(args.out / "records.parquet", index=False)
     summary = {"preset": args.preset, "seed": args.seed, **summarize(df, cfg, runtime), "config": cfg.to_dict()}
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2))
-    m = summary["means"]
-    print(f"{len(df):,} chats in {runtime:.1f} s ({summary['chats_per_s']:,.0f}/s); "
-          f"duration {m['duration_s']:.0f} s, rating {m['rating'] or float('nan'):.2f}, "
-          f"retrial {m['retrial']:.1%} -> {args.out}")  # fmt: skip
+    m = {k: float("nan") if v is None else v for k, v in summary["means"].items()}  # None: no chat
+    print(
+        f"{len(df):,} chats in {runtime:.1f} s ({summary['chats_per_s']:,.0f}/s); "
+        f"duration {m['duration_s']:.0f} s, rating {m['rating']:.2f}, retrial {m['retrial']:.1%} -> {args.out}"
+    )
     return 0
 
 

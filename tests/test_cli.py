@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import json
 from collections.abc import Callable
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from eval import bench, evaluate, rct
@@ -54,10 +56,6 @@ SIM = ["--workers", "12", "--days", "3", "--jobs", "1", "--quiet"]
 
 
 def test_sim_writes_records_and_a_summary_that_agree(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    import json
-
-    import pandas as pd
-
     assert cli.main([*SIM, "--seed", "3", "--out", str(tmp_path)]) == 0
     df = pd.read_parquet(tmp_path / "records.parquet")
     s = json.loads((tmp_path / "summary.json").read_text())
@@ -74,13 +72,20 @@ def test_sim_writes_records_and_a_summary_that_agree(tmp_path: Path, capsys: pyt
 
 
 def test_sim_same_seed_same_records(tmp_path: Path) -> None:
-    import pandas as pd
-
     for name, seed in (("a", 5), ("b", 5), ("c", 6)):
         assert cli.main([*SIM, "--seed", str(seed), "--out", str(tmp_path / name)]) == 0
     a, b, c = (pd.read_parquet(tmp_path / n / "records.parquet") for n in "abc")
     pd.testing.assert_frame_equal(a, b)
     assert len(a) != len(c) or not a["duration_s"].equals(c["duration_s"])
+
+
+def test_sim_with_no_chat_writes_empty_records_and_says_so(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    args = ["--workers", "2", "--days", "1", "--set", "arrivals.rate_per_worker_hour=1e-6", "--quiet"]
+    assert cli.main([*args, "--out", str(tmp_path)]) == 0
+    assert len(pd.read_parquet(tmp_path / "records.parquet")) == 0
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["n_chats"] == 0 and summary["means"]["rating"] is None
+    assert capsys.readouterr().out.startswith("0 chats in ")
 
 
 @pytest.mark.parametrize(

@@ -332,6 +332,16 @@ def test_two_workers_run_end_to_end(tmp_path: Path) -> None:
     assert math.isfinite(r["did"]["all"]["duration_pct"]["estimate"])
 
 
+def test_the_queueing_preset_runs_with_nobody_switching_away(tmp_path: Path) -> None:
+    # mmn_abandonment: one chat per worker, so no switch-aways in either arm; the spillover's
+    # percent changes have no base and are null (a ZeroDivisionError before)
+    args = ["--preset", "mmn_abandonment", "--set", "experiment.treatment_share=0.5", "--workers", "20",
+            "--days-pre", "1", "--days-post", "1", "--jobs", "1", "--no-plot", "--no-records"]  # fmt: skip
+    r = _run(tmp_path, args)
+    assert r["spillover"]["switch_aways_pct"]["estimate"] is None and r["spillover"]["away_time_pct"]["se"] is None
+    assert r["spillover"]["concurrency_pct"]["estimate"] == 0.0  # one chat held throughout, in both arms
+
+
 def test_analysis_leaves_the_records_alone(tiny_records) -> None:
     before = tiny_records.copy()
     analyze(tiny_records, before)
