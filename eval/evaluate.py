@@ -157,7 +157,7 @@ def env_of_spec(spec: str) -> str | None:
         except ValueError:
             return None
         return next((k for k, v in ENV_IDS.items() if v == env_id), None)
-    name = agents.parse_spec(spec)[0]
+    name = spec.strip().partition(":")[0].strip()  # a bad parameter list is build_policy's to report
     kinds = {k for k, names in (("supervisor", agents.SUPERVISOR_POLICIES), ("router", agents.ROUTER_POLICIES))
              if name in names}  # fmt: skip
     return kinds.pop() if len(kinds) == 1 else None

@@ -222,6 +222,8 @@ def test_episodes_that_score_no_chat_give_nan_kpis(tmp_path: Path) -> None:
     [
         (["--policies", "algorithm_only,no_such_policy"], "unknown policy 'no_such_policy'"),
         (["--policies", "sentiment_threshold:level=99"], "level must be a number"),
+        (["--policies", "sentiment_threshold:level"], "expected 'name:key=value,...', got 'level'"),
+        (["--baseline", "sentiment_threshold:level"], "expected 'name:key=value,...', got 'level'"),
         (["--policies", "algorithm_only,rule_based"], "mix supervisor and router"),
         (["--policies", "algorithm_only,algorithm_only"], "listed twice"),
         (["--set", "ai.no_such_key=1"], "no_such_key"),
