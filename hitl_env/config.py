@@ -374,7 +374,10 @@ def parse_overrides(items: list[str] | None) -> dict[str, Any]:
 def apply_overrides(data: dict[str, Any], overrides: Mapping[str, Any] | None) -> dict[str, Any]:
     """Return a copy of nested ``data`` with dotted-key ``overrides`` set.
 
-    Unknown leaf keys are rejected when the config is built; a category must already exist.
+    A mapping value merges into the section it names, so the section's other fields keep their
+    values (``{"ai": {"misread": 0.2}}`` is ``{"ai.misread": 0.2}``), except ``categories``
+    itself, whose mapping replaces the whole set of categories. Unknown leaf keys are rejected
+    when the config is built; a category must already exist.
     """
     if overrides is not None and not isinstance(overrides, Mapping):
         raise ConfigError(f"overrides must be a mapping of dotted keys to values, got {type(overrides).__name__}")
@@ -391,8 +394,19 @@ def apply_overrides(data: dict[str, Any], overrides: Mapping[str, Any] | None) -
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
                 raise ConfigError(f"unknown key {key!r}: {part!r} is not a section")
-        node[parts[-1]] = value
+        if parts == ["categories"]:
+            node["categories"] = value
+        else:
+            _merge(node, parts[-1], value)
     return data
+
+
+def _merge(node: dict[str, Any], key: str, value: Any) -> None:
+    if isinstance(value, Mapping) and isinstance(node.get(key), dict):
+        for k, v in value.items():
+            _merge(node[key], k, v)
+    else:
+        node[key] = value
 
 
 def load_config(preset_or_path: str | Path = "taobao_2024", overrides: Mapping[str, Any] | None = None) -> Config:

@@ -330,3 +330,15 @@ def test_a_config_file_without_a_suffix_is_named_as_such(tmp_path: Path) -> None
         load_config(tmp_path / "mine")
     with pytest.raises(ConfigError, match=r"unknown preset 'mine'; presets: mmn_abandonment, taobao_2024$"):
         load_config("mine")
+
+
+def test_a_mapping_override_merges_into_its_section() -> None:
+    preset = load_config("taobao_2024")
+    cfg = load_config("taobao_2024", parse_overrides(["ai={misread: 0.2}", "categories.refund_status={weight: 3}"]))
+    assert cfg.ai.misread == 0.2 and cfg.ai.handoff_resolve == preset.ai.handoff_resolve == 0.1  # kept, not reset
+    assert cfg.categories["refund_status"] == dataclasses.replace(preset.categories["refund_status"], weight=3.0)
+    assert cfg.arrivals == preset.arrivals and cfg.experiment == preset.experiment
+    nested = load_config("taobao_2024", {"arrivals": {"shift_hours": 4.0}})
+    assert nested.arrivals.shift_start_weights == preset.arrivals.shift_start_weights
+    # `categories` itself is the one section a mapping replaces: a new set of categories
+    assert list(load_config("taobao_2024", {"categories": {"general": {"weight": 1.0}}}).categories) == ["general"]
