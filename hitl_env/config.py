@@ -112,8 +112,8 @@ class Arrivals(_Section):
     def __post_init__(self) -> None:
         super().__post_init__()
         w = self.shift_start_weights
-        if len(w) != 24 or min(w) < 0 or sum(w) <= 0:
-            raise ConfigError("shift_start_weights must be 24 non-negative weights with a positive sum")
+        if len(w) != 24 or not all(math.isfinite(x) and x >= 0 for x in w) or sum(w) <= 0:
+            raise ConfigError("shift_start_weights must be 24 finite, non-negative weights with a positive sum")
 
 
 @dataclass(frozen=True)

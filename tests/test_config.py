@@ -139,6 +139,8 @@ def test_other_structural_checks():
     assert "shift_start_weights" in _error({"arrivals.shift_start_weights": [1.0] * 23})
     assert "shift_start_weights" in _error({"arrivals.shift_start_weights": [0.0] * 24})
     assert "shift_start_weights" in _error({"arrivals.shift_start_weights": [-1.0] + [1.0] * 23})
+    assert "finite" in _error({"arrivals.shift_start_weights": [math.nan] + [1.0] * 23})
+    assert "finite" in _error({"arrivals.shift_start_weights": [math.inf] + [1.0] * 23})
     assert "service.model" in _error({"service.model": "erlang"})
     zero = {f"categories.{name}.weight": 0.0 for name in load_config().categories}
     assert "categories" in _error(zero)
