@@ -5,8 +5,8 @@ A training run (``hitl-train``) saves models as ``<name>.zip`` with a ``run.json
 
     {"algorithm": "MaskablePPO", "env_id": "hitl_env/Supervisor-v1", "env_kwargs": {...}}
 
-:func:`load_policy` reads both; :func:`resolve` turns a CLI argument (a heuristic spec or a path
-to a saved model) into a policy. stable-baselines3 is imported only here, only when needed.
+:func:`load_policy` reads both (:mod:`agents.hooks` checks a model against the decision it is
+to make). stable-baselines3 is imported only here, only when needed.
 """
 
 from __future__ import annotations
@@ -18,8 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from agents.base import Policy, masked
-from agents.registry import from_spec
+from agents.base import masked
 
 ALGORITHMS = ("PPO", "MaskablePPO", "DQN", "A2C")
 
@@ -99,10 +98,3 @@ def load_policy(path: str | Path) -> LearnedPolicy:
     algorithm = info.get("algorithm", "")
     model = _algorithm_class(algorithm).load(path, device="cpu")
     return LearnedPolicy(model, f"{algorithm}:{path.stem}", masked_model=algorithm == "MaskablePPO")
-
-
-def resolve(spec: str) -> Policy:
-    """A heuristic from its spec (``"sentiment_threshold:level=-0.6"``) or a saved model's path."""
-    if spec.endswith(".zip") or Path(spec).is_file():
-        return load_policy(spec)
-    return from_spec(spec)

@@ -22,6 +22,7 @@ from gymnasium.utils import seeding
 from pettingzoo import AECEnv, ParallelEnv
 from pettingzoo.utils.wrappers import OrderEnforcingWrapper
 
+from hitl_env.config import Config
 from hitl_env.envs.base import Defer, build_episode, episode_settings
 from hitl_env.envs.observations import RouterObs, SupervisorObs
 from hitl_env.envs.render import RENDER_MODES, check_render_mode, render
@@ -165,6 +166,11 @@ class _TeamAgents:
     def reward_space(self, agent: str) -> spaces.Box:
         """The space of ``info["vector_reward"]`` (components :data:`hitl_env.rewards.COMPONENTS`)."""
         return self._shift.reward_spaces[agent]
+
+    @property
+    def cfg(self) -> Config:
+        """The episode's config (one team, one shift)."""
+        return self._shift.cfg
 
     @property
     def decision(self) -> tuple[str, Any] | None:

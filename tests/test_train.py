@@ -106,6 +106,22 @@ def test_bad_config_is_a_one_line_error_naming_the_key(
     assert not (tmp_path / "x").exists()
 
 
+@pytest.mark.parametrize(
+    ("router", "match"),
+    [
+        ("rule_based:x=1", "router 'rule_based:x=1': policy 'rule_based' takes no parameter 'x'"),
+        ("sentiment_threshold", "'sentiment_threshold' is a supervisor policy; router policies: rule_based"),
+        ("random:p=2", "p must be a probability in"),
+        ("models/none.zip", "no saved model at 'models/none.zip'"),
+    ],
+)
+def test_a_bad_shared_supervisor_router_is_a_config_error(router: str, match: str, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=match):
+        load_train_config(CONFIGS / "train_team.yaml", {"env.router": router})
+    assert main([str(CONFIGS / "train_team.yaml"), "--set", f"env.router={router}", "--out", str(tmp_path / "x")]) == 2
+    assert not (tmp_path / "x").exists()
+
+
 def test_invalid_yaml_config_is_a_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     config = tmp_path / "broken.yaml"
     config.write_text("algorithm: PPO\n  total_timesteps: [\n")

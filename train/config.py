@@ -250,9 +250,13 @@ def _check_env(env: EnvConfig) -> None:
     if env.router is not None and env.id != SHARED_SUPERVISOR_ID:
         raise ConfigError(f"env.router applies only to {SHARED_SUPERVISOR_ID}, not to {env.id}")
     kw = env.kwargs()
-    kw.pop("router", None)
+    router = kw.pop("router", None)
     try:
-        episode_settings(**kw)
+        settings = episode_settings(**kw)
+        if router is not None:
+            from train.multi_agent import router_policy
+
+            router_policy(router, settings.cfg)
     except ConfigError as e:
         raise ConfigError(f"env: {e}") from None
     except ValueError as e:

@@ -34,8 +34,24 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from hitl_env.config import Config
 from hitl_env.multi_agent import ROUTER, TeamParallelEnv
 from hitl_env.rewards import COMPONENTS
+
+
+def router_policy(spec: str, cfg: Config) -> Any:
+    """The fixed router of a spec: a router heuristic, or a router model saved by ``hitl-train``.
+
+    Raises:
+        ValueError: an unknown name, a supervisor policy, a bad parameter, a missing file, a model
+            of another env or of another preset's categories.
+    """
+    from agents.hooks import heuristic, is_model_spec, saved_model
+
+    try:
+        return saved_model("router", spec, cfg) if is_model_spec(spec) else heuristic("router", spec, cfg)
+    except (ValueError, TypeError) as e:
+        raise ValueError(f"router {spec!r}: {e}") from None
 
 
 class SharedSupervisorEnv(gym.Env):
@@ -81,10 +97,9 @@ class SharedSupervisorEnv(gym.Env):
     metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
 
     def __init__(self, router: str = "rule_based", render_mode: str | None = None, **team_kwargs: Any) -> None:
-        from agents.learned import resolve
-
         self.team = TeamParallelEnv(render_mode=render_mode, **team_kwargs)
-        self.router, self.router_spec, self.render_mode = resolve(router), router, render_mode
+        self.router, self.router_spec = router_policy(router, self.team.cfg), router
+        self.render_mode = render_mode
         self.supervisors = [a for a in self.team.possible_agents if a != ROUTER]
         box = self.team.observation_space(self.supervisors[0])["observation"]
         self.observation_space = gym.spaces.Box(box.low, box.high, dtype=np.float32)
