@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from agents.base import Policy
-from agents.registry import ROUTER_POLICIES, SUPERVISOR_POLICIES, make, params_of, parse_spec
+from agents.registry import ROUTER_POLICIES, SUPERVISOR_POLICIES, check_config, make, params_of, parse_spec
 from hitl_env.config import Config
 from hitl_env.envs.observations import RouterObs, SupervisorObs
 from hitl_env.sim.hooks import ArrivalView, RoundView
@@ -76,7 +76,9 @@ def heuristic(kind: str, spec: str, cfg: Config) -> Policy:
         )
     if "config" in params_of(name) and "config" not in params:
         params["config"] = cfg
-    return make(name, **params)
+    policy = make(name, **params)
+    check_config(policy, cfg)
+    return policy
 
 
 def saved_model(kind: str, path: str | Path, cfg: Config) -> Policy:

@@ -56,6 +56,17 @@ def make(name: str, **params: Any) -> Policy:
     return factory(**params)
 
 
+def check_config(policy: Policy, cfg: Any) -> None:
+    """Refuse a policy whose own ``categories`` (from a ``config`` parameter) are not ``cfg``'s.
+
+    Raises:
+        ValueError: the categories differ (the policy would index past its table).
+    """
+    own = getattr(policy, "categories", None)
+    if own is not None and own != tuple(cfg.categories):
+        raise ValueError(f"its config's categories ({', '.join(own)}) are not the env's ({', '.join(cfg.categories)})")
+
+
 _PARAM_SPLIT = re.compile(r",(?=\s*[A-Za-z_]\w*\s*=)")
 
 

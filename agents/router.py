@@ -69,7 +69,7 @@ class ConfidenceThreshold(Deterministic):
         if not isinstance(threshold, (int, float)) or isinstance(threshold, bool):
             raise ValueError(f"confidence_threshold: threshold must be a number, got {threshold!r}")
         self.threshold = float(threshold)
-        self.scores = _score_table(scores, config)
+        self.scores, self.categories = _score_table(scores, config)
 
     def score(self, obs: np.ndarray) -> float:
         """The confidence score of the arriving chat's category."""
@@ -85,10 +85,10 @@ class ConfidenceThreshold(Deterministic):
 
 def _score_table(
     scores: Mapping[str, float] | Sequence[float] | None, config: Config | str | None
-) -> np.ndarray | None:
-    """Scores by category index; NaN where the default (the rule) applies."""
+) -> tuple[np.ndarray | None, tuple[str, ...] | None]:
+    """Scores by category index (NaN where the default, the rule, applies) and the categories."""
     if scores is None:
-        return None
+        return None, None
     cfg = config if isinstance(config, Config) else load_config(config or "taobao_2024")
     names = list(cfg.categories)
     given = list(scores.values()) if isinstance(scores, Mapping) else list(scores)
@@ -98,10 +98,10 @@ def _score_table(
         unknown = sorted(set(scores) - set(names))
         if unknown:
             raise ValueError(f"confidence_threshold: unknown categories {unknown}; categories: {', '.join(names)}")
-        return np.array([float(scores.get(n, np.nan)) for n in names])
+        return np.array([float(scores.get(n, np.nan)) for n in names]), tuple(names)
     if len(given) != len(names):
         raise ValueError(
             f"confidence_threshold: scores needs one value per category ({len(names)}: {', '.join(names)}), "
             f"got {len(given)}"
         )
-    return np.array(given, dtype=float)
+    return np.array(given, dtype=float), tuple(names)

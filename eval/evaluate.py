@@ -180,6 +180,7 @@ def build_policy(spec: str, cfg: Any, obs_shape: tuple[int, ...]) -> Any:
     """The policy of a spec; heuristics with a ``config`` parameter read the run's config."""
     import agents
     from agents.learned import load_policy
+    from agents.registry import check_config
 
     try:
         if _is_model(spec):
@@ -191,7 +192,9 @@ def build_policy(spec: str, cfg: Any, obs_shape: tuple[int, ...]) -> Any:
         name, params = agents.parse_spec(spec)
         if "config" in agents.params_of(name) and "config" not in params:
             params["config"] = cfg
-        return agents.make(name, **params)
+        policy = agents.make(name, **params)
+        check_config(policy, cfg)
+        return policy
     except EvalError:
         raise
     except (ValueError, TypeError, KeyError, ImportError, OSError, zipfile.BadZipFile) as e:

@@ -223,6 +223,8 @@ def test_episodes_that_score_no_chat_give_nan_kpis(tmp_path: Path) -> None:
         (["--policies", "algorithm_only,no_such_policy"], "unknown policy 'no_such_policy'"),
         (["--policies", "sentiment_threshold:level=99"], "level must be a number"),
         (["--policies", "sentiment_threshold:level"], "expected 'name:key=value,...', got 'level'"),
+        (["--env", "router", "--policies", "confidence_threshold:config=mmn_abandonment,scores=[0.5]"],
+         "its config's categories (general) are not the env's (logistics_tracking, refund_status"),
         (["--baseline", "sentiment_threshold:level"], "expected 'name:key=value,...', got 'level'"),
         (["--policies", "algorithm_only,rule_based"], "mix supervisor and router"),
         (["--policies", "algorithm_only,algorithm_only"], "listed twice"),

@@ -212,6 +212,7 @@ def test_replications_write_each_seed_and_a_summary_of_them(tiny, tmp_path: Path
         (["--seed", "-1"], "--seed"),
         (["--seeds", "0"], "--seeds must be at least 1"),
         (["--days-pre", "2", "--set", "experiment.days_pre=3"], "--days-pre and --set experiment.days_pre set the"),
+        (["--router", "confidence_threshold:config=mmn_abandonment,scores=[0.5]"], "categories (general) are not"),
     ],
 )
 def test_bad_arguments_exit_2_with_one_line(tmp_path: Path, capsys, args: list[str], message: str) -> None:
