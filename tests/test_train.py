@@ -93,6 +93,12 @@ def test_shipped_configs_load(name: str) -> None:
         ("env.overrides.experiment.days_post=3", r"env: overrides: experiment.days_post is set by the env \(an"),
         ("env.reward_weights.ratin=1", "env: unknown reward component 'ratin'"),
         ("env.router=all_human", "env.router applies only to hitl_train/SharedSupervisor-v1"),
+        ("hyperparameters.n_epochs=0", r"hyperparameters.n_epochs=0 must be an integer in \[1, inf\]"),
+        ("hyperparameters.batch_size=1", r"hyperparameters.batch_size=1 must be an integer in \[2, inf\]"),
+        ("hyperparameters.gamma=abc", r"hyperparameters.gamma='abc' must be a number in \[0, 1\]"),
+        ("hyperparameters.ent_coef=.nan", "hyperparameters.ent_coef=nan must be a number"),
+        ("hyperparameters.learning_rate=0", "hyperparameters.learning_rate=0 must be a number above 0"),
+        ("policy_kwargs.net_arch=[-1]", "policy_kwargs.net_arch=.* must list positive layer sizes"),
     ],
 )
 def test_bad_config_is_a_one_line_error_naming_the_key(
@@ -120,6 +126,22 @@ def test_a_bad_shared_supervisor_router_is_a_config_error(router: str, match: st
         load_train_config(CONFIGS / "train_team.yaml", {"env.router": router})
     assert main([str(CONFIGS / "train_team.yaml"), "--set", f"env.router={router}", "--out", str(tmp_path / "x")]) == 2
     assert not (tmp_path / "x").exists()
+
+
+def test_a_run_that_fails_while_training_says_so_in_run_json(tmp_path: Path, monkeypatch) -> None:
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    import train.cli
+
+    class Breaks(BaseCallback):
+        def _on_step(self) -> bool:
+            raise RuntimeError("broken on purpose")
+
+    made = train.cli.callbacks
+    monkeypatch.setattr(train.cli, "callbacks", lambda *a, **kw: [*made(*a, **kw), Breaks()])
+    with pytest.raises(RuntimeError, match="broken on purpose"):
+        train_run(tmp_path, "train_supervisor.yaml", 256)
+    assert json.loads((tmp_path / "run.json").read_text())["status"] == "failed"
 
 
 def test_invalid_yaml_config_is_a_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -4,9 +4,10 @@ Example::
 
     hitl-train configs/train_supervisor.yaml --set total_timesteps=50000 --seed 1 --out runs/sup
 
-Writes to ``DIR``: ``run.json`` (what :func:`agents.learned.load_policy` reads: algorithm, env id
-and env kwargs; also the full config, seed, versions, status, timesteps, runtime and best
-evaluation), ``config.yaml`` (the resolved config, loadable as a config), ``final_model.zip``,
+Writes to ``DIR``: ``run.json`` (what :func:`agents.learned.load_policy` reads: algorithm, env
+id and env kwargs; also the full config, seed, versions, status (``running``, then
+``completed``, ``interrupted`` or ``failed``), timesteps, runtime and best evaluation),
+``config.yaml`` (the resolved config, loadable as a config), ``final_model.zip``,
 ``best_model.zip`` (best mean return on the separately seeded evaluation envs),
 ``eval/evaluations.npz``, ``checkpoints/model_<steps>_steps.zip`` and ``tb/`` (TensorBoard).
 ``--resume CHECKPOINT`` continues a run from a saved model up to ``total_timesteps``; Ctrl-C
@@ -219,6 +220,9 @@ def _learn(model: Any, cfg: TrainConfig, args: argparse.Namespace, out: Path, re
         print(f"\n{PROG}: interrupted at {model.num_timesteps:,} steps; saved {out / 'interrupted_model.zip'}",
               file=sys.stderr)  # fmt: skip
         return 130
+    except Exception:
+        _finish(out, record, model, cbs, "failed", t0)  # run.json must not say "running" forever
+        raise
     model.save(out / "final_model.zip")
     best = _finish(out, record, model, cbs, "completed", t0)
     best_text = f"; best eval mean return {best:.2f}" if best is not None else ""

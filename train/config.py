@@ -45,7 +45,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from hitl_env.config import ConfigError, FrozenDict, apply_overrides, param, read_yaml
+from hitl_env.config import INF, ConfigError, FrozenDict, apply_overrides, param, read_yaml
 from hitl_env.rewards import RATING_MODES
 
 ALGORITHMS = ("PPO", "MaskablePPO", "DQN", "A2C")
@@ -276,12 +276,45 @@ def algorithm_class(name: str) -> type:
     return getattr(stable_baselines3, name)
 
 
+# the numeric hyperparameters' types and ranges: closed [lo, hi], or above lo where lo is open
+HYPERPARAMETER_RANGES: dict[str, tuple[type, float, float, bool]] = {
+    "learning_rate": (float, 0.0, INF, True), "gamma": (float, 0.0, 1.0, False),
+    "gae_lambda": (float, 0.0, 1.0, False), "ent_coef": (float, 0.0, INF, False), "vf_coef": (float, 0.0, INF, False),
+    "max_grad_norm": (float, 0.0, INF, True), "clip_range": (float, 0.0, INF, True), "tau": (float, 0.0, 1.0, False),
+    "exploration_fraction": (float, 0.0, 1.0, False), "exploration_initial_eps": (float, 0.0, 1.0, False),
+    "exploration_final_eps": (float, 0.0, 1.0, False), "n_steps": (int, 1, INF, False),
+    "batch_size": (int, 2, INF, False), "n_epochs": (int, 1, INF, False), "buffer_size": (int, 1, INF, False),
+    "learning_starts": (int, 0, INF, False), "train_freq": (int, 1, INF, False),
+    "gradient_steps": (int, 1, INF, False), "target_update_interval": (int, 1, INF, False),
+}  # fmt: skip
+
+
+def _check_values(hyperparameters: Mapping[str, Any], net_arch: Any) -> None:
+    """Numeric hyperparameters in their ranges, layer sizes positive: a ConfigError, not an error mid-training."""
+    for name, value in hyperparameters.items():
+        if name not in HYPERPARAMETER_RANGES:
+            continue
+        kind, lo, hi, open_lo = HYPERPARAMETER_RANGES[name]
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        inside = number and (value > lo if open_lo else value >= lo) and value <= hi
+        if not inside or (kind is int and not isinstance(value, int)):
+            what = "an integer" if kind is int else "a number"
+            where = f"above {lo:g}" if open_lo else f"in [{lo:g}, {hi:g}]"
+            raise ConfigError(f"hyperparameters.{name}={value!r} must be {what} {where}")
+    layers = [*net_arch.get("pi", []), *net_arch.get("vf", [])] if isinstance(net_arch, Mapping) else net_arch
+    if net_arch is not None and not (
+        isinstance(layers, (list, tuple)) and all(isinstance(n, int) and not isinstance(n, bool) and n > 0
+                                                  for n in layers)):  # fmt: skip
+        raise ConfigError(f"policy_kwargs.net_arch={net_arch!r} must list positive layer sizes (or pi/vf lists)")
+
+
 def _check_algorithm(cfg: TrainConfig) -> None:
     cls = algorithm_class(cfg.algorithm)
     _check_names(cls.__init__, cfg.hyperparameters, "hyperparameters", f"of {cfg.algorithm}", RESERVED)
     policy = cls.policy_aliases["MlpPolicy"]
     reserved = ("self", "observation_space", "action_space", "lr_schedule")
     _check_names(policy.__init__, cfg.policy_kwargs, "policy_kwargs", f"of {policy.__name__}", reserved)
+    _check_values(cfg.hyperparameters, cfg.policy_kwargs.get("net_arch"))
     act = cfg.policy_kwargs.get("activation_fn")
     if act is not None and act not in ACTIVATIONS:
         raise ConfigError(f"policy_kwargs.activation_fn={act!r} is not allowed; choices: {', '.join(ACTIVATIONS)}")
