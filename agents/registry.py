@@ -82,6 +82,8 @@ def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:
         key, eq, raw = item.partition("=")
         if not eq or not key.strip().isidentifier():
             raise ValueError(f"bad policy spec {spec!r}: expected 'name:key=value,...', got {item!r}")
+        if key.strip() in params:
+            raise ValueError(f"bad policy spec {spec!r}: {key.strip()!r} is given twice")
         try:
             params[key.strip()] = ast.literal_eval(raw.strip())
         except (ValueError, SyntaxError):

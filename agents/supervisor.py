@@ -7,6 +7,7 @@ They read the observation by the indices of the env's observation table
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -99,10 +100,15 @@ class PaperWorkers:
         self.base = s.base if base is None else float(base)
         self.sentiment_slope = s.sentiment_slope if sentiment_slope is None else float(sentiment_slope)
         self.sentiment_level = s.sentiment_level if sentiment_level is None else float(sentiment_level)
-        if not 0.0 <= self.base <= 1.0 or self.sentiment_slope < 0.0:
+        if (
+            not 0.0 <= self.base <= 1.0
+            or not 0.0 <= self.sentiment_slope < math.inf
+            or not math.isfinite(self.sentiment_level)
+        ):
             raise ValueError(
-                f"paper_workers: base must be in [0, 1] and sentiment_slope >= 0, "
-                f"got base={self.base!r}, sentiment_slope={self.sentiment_slope!r}"
+                f"paper_workers: base must be in [0, 1], sentiment_slope finite and >= 0 and sentiment_level finite, "
+                f"got base={self.base!r}, sentiment_slope={self.sentiment_slope!r}, "
+                f"sentiment_level={self.sentiment_level!r}"
             )
         self.seed = seed
         self._rng = policy_rng(seed)

@@ -67,6 +67,8 @@ def test_unknown_names_and_params_fail_listing_the_valid_ones() -> None:
         ("sentiment_threshold", {"level": "low"}),
         ("random", {"p": 1.5}),
         ("paper_workers", {"base": -0.1}),
+        ("paper_workers", {"sentiment_slope": float("nan")}),
+        ("paper_workers", {"sentiment_level": float("nan")}),
         ("confidence_threshold", {"scores": {"refund": 0.9}}),
         ("confidence_threshold", {"scores": [0.5, 0.5]}),
         ("confidence_threshold", {"scores": {"refund_status": float("nan")}}),
@@ -90,6 +92,8 @@ def test_spec_strings() -> None:
     assert agents.from_spec("rounds_threshold:k=4").k == 4  # type: ignore[attr-defined]
     with pytest.raises(ValueError, match="bad policy spec"):
         agents.parse_spec("rounds_threshold:4")
+    with pytest.raises(ValueError, match="'level' is given twice"):
+        agents.parse_spec("sentiment_threshold:level=-1,level=-2")
 
 
 # ------------------------------------------------------------------------------ behaviour on hand-built observations
