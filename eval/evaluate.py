@@ -444,6 +444,8 @@ def _main(args: argparse.Namespace) -> int:
         raise EvalError("--seeds and --bootstrap must be at least 1")
     if args.seed < 0:
         raise EvalError(f"--seed must be a non-negative integer, got {args.seed}")
+    if not args.sweep_weights and (args.train_config or args.train_set):
+        raise EvalError("--train-config and --train-set belong to --sweep-weights, which is not given")
     specs = split_specs(args.policies) if args.policies else []
     kind = infer_env(specs + ([args.baseline] if args.baseline else []), args.env)
     env = make_env(args, kind)

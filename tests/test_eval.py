@@ -235,6 +235,8 @@ def test_episodes_that_score_no_chat_give_nan_kpis(tmp_path: Path) -> None:
         (["--seeds", "0"], "--seeds"),
         (["--seed", "-1"], "--seed must be a non-negative integer, got -1"),
         (["--sweep-weights", "duration=0.1"], "--train-config"),
+        (["--train-config", "configs/train_supervisor.yaml"], "belong to --sweep-weights, which is not given"),
+        (["--train-set", "total_timesteps=10"], "belong to --sweep-weights, which is not given"),
         (["--sweep-weights", "speed=0.1", "--train-config", "x.yaml"], "--sweep-weights expects"),
     ],
 )  # fmt: skip
