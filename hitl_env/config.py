@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
+import numbers
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -83,6 +84,11 @@ class Category(_Section):
     ai_solvable: float = param(0.0, 0.0, 1.0, "probability the issue is within the AI's capability")
     attention: float = param(1.0, 0.0, 50.0, "attention a human-handled chat of this category demands")
     ai_allowed: bool = param(True, doc="a router may send this category to the AI (policy action mask)")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.eligible and not self.ai_allowed:
+            raise ConfigError("eligible=true needs ai_allowed=true: the rule would send the category to the AI")
 
 
 @dataclass(frozen=True)
@@ -308,12 +314,14 @@ def _coerce(tp: Any, value: Any, path: str) -> Any:
 def _scalar(tp: Any, value: Any, path: str) -> Any:
     if tp is bool and not isinstance(value, bool):
         raise ConfigError(f"{path} must be true or false, got {value!r}")
-    if tp is int and (isinstance(value, bool) or not isinstance(value, int)):
+    if tp is int and (isinstance(value, bool) or not isinstance(value, numbers.Integral)):
         if isinstance(value, float) and value.is_integer():
             return int(value)
         raise ConfigError(f"{path} must be an integer, got {value!r}")
+    if tp is int:
+        return int(value)  # numpy integers too
     if tp is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
             raise ConfigError(f"{path} must be a number, got {value!r}")
         return float(value)
     if tp is str and not isinstance(value, str):

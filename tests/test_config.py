@@ -344,3 +344,12 @@ def test_a_mapping_override_merges_into_its_section() -> None:
     assert nested.arrivals.shift_start_weights == preset.arrivals.shift_start_weights
     # `categories` itself is the one section a mapping replaces: a new set of categories
     assert list(load_config("taobao_2024", {"categories": {"general": {"weight": 1.0}}}).categories) == ["general"]
+
+
+def test_numpy_scalars_are_read_as_numbers_and_contradictory_categories_refused() -> None:
+    import numpy as np
+
+    cfg = load_config("taobao_2024", {"experiment.workers": np.int64(20), "ai.misread": np.float32(0.25)})
+    assert cfg.experiment.workers == 20 and type(cfg.experiment.workers) is int and cfg.ai.misread == 0.25
+    with pytest.raises(ConfigError, match=r"categories\.complaint\.eligible=true needs ai_allowed=true"):
+        load_config("taobao_2024", {"categories.complaint.eligible": True})

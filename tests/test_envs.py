@@ -153,7 +153,9 @@ def test_render_modes(env_id: str) -> None:
         ),
         ({"reward_weights": {"speed": 1.0}}, "unknown reward component 'speed'"),
         ({"team_size": 0}, "team_size must be a positive integer"),
-        ({"start_hour": 20, "shift_hours": 8.0}, r"shift_hours must be in \(0, 4\]"),
+        ({"start_hour": 20, "shift_hours": 8.0}, r"shift_hours must be a number in \(0, 4\]"),
+        ({"shift_hours": "1"}, r"shift_hours must be a number in \(0, 15\] for start_hour=9, got '1'"),
+        ({"team_size": 2.0}, "team_size must be a positive integer, got 2.0"),
         ({"overrides": {"ai.misread": 2}}, r"ai.misread=2.0 is outside the allowed range"),
         ({"overrides": "ai.misread=0.2"}, "overrides must be a mapping of dotted keys to values, got str"),
         ({"overrides": {("ai", "misread"): 0.2}}, "override keys must be dotted strings"),
@@ -181,6 +183,13 @@ def test_other_overrides_reach_the_episode() -> None:
     overrides = {"ai.misread": 0.25, "service.max_concurrency": 3}
     cfg = gym.make("hitl_env/Router-v2", overrides=overrides, team_size=4).unwrapped.cfg
     assert (cfg.ai.misread, cfg.service.max_concurrency, cfg.experiment.team_size) == (0.25, 3, 4)
+
+
+def test_numpy_scalars_are_fine_arguments() -> None:
+    kwargs = {"team_size": np.int64(2), "start_hour": np.int32(9), "shift_hours": np.float32(2.0)}
+    env = gym.make("hitl_env/Supervisor-v1", overrides={"ai.misread": np.float64(0.25)}, **kwargs).unwrapped
+    assert env.cfg.experiment.team_size == 2 and type(env.cfg.experiment.team_size) is int
+    assert env.cfg.ai.misread == 0.25
 
 
 def test_step_before_reset_and_after_the_end_fail_clearly() -> None:

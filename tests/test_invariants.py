@@ -126,6 +126,9 @@ def overrides(draw: st.DrawFn, preset: str | None = None, ai_on: bool = False) -
             ov[f"categories.{name}.ai_solvable"] = draw(st.floats(0.0, 1.0))
     if ai_on and not any(ov.get(f"categories.{k}.eligible", c.eligible) for k, c in base.categories.items()):
         ov[f"categories.{draw(st.sampled_from(sorted(base.categories)))}.eligible"] = True
+    for name in base.categories:  # the rule may send only categories the AI is allowed
+        if ov.get(f"categories.{name}.eligible"):
+            ov[f"categories.{name}.ai_allowed"] = True
     return preset, ov
 
 

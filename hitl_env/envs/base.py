@@ -7,6 +7,7 @@ takes the action, and resumes the core. No dynamics live here.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -33,15 +34,21 @@ class Defer:
         return PENDING
 
 
+def _integer(x: Any) -> bool:
+    return isinstance(x, numbers.Integral) and not isinstance(x, bool)
+
+
 def episode_config(cfg: Config, team_size: int, shift_hours: float, start_hour: int) -> Config:
     """One team of ``team_size`` AI-enabled workers, all on one shift of one day."""
-    if not isinstance(team_size, int) or team_size < 1:
+    if not _integer(team_size) or team_size < 1:
         raise ValueError(f"team_size must be a positive integer, got {team_size!r}")
-    if not isinstance(start_hour, int) or not 0 <= start_hour <= 23:
+    if not _integer(start_hour) or not 0 <= start_hour <= 23:
         raise ValueError(f"start_hour must be an integer hour in [0, 23], got {start_hour!r}")
-    if not 0 < shift_hours <= 24 - start_hour:
+    team_size, start_hour = int(team_size), int(start_hour)
+    hours_ok = isinstance(shift_hours, numbers.Real) and not isinstance(shift_hours, bool)
+    if not hours_ok or not 0 < shift_hours <= 24 - start_hour:
         raise ValueError(
-            f"shift_hours must be in (0, {24 - start_hour}] for start_hour={start_hour}, got {shift_hours!r}"
+            f"shift_hours must be a number in (0, {24 - start_hour}] for start_hour={start_hour}, got {shift_hours!r}"
         )
     weights = [0.0] * 24
     weights[start_hour] = 1.0
