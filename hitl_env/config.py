@@ -351,6 +351,8 @@ def preset_names() -> list[str]:
 
 
 def _read_yaml(preset_or_path: str | Path) -> dict[str, Any]:
+    if not isinstance(preset_or_path, (str, Path)):
+        raise ConfigError(f"a preset name or a YAML path is needed, got {preset_or_path!r}")
     path = Path(preset_or_path)
     if not path.suffix:
         for d in _PRESET_DIRS:

@@ -353,3 +353,13 @@ def test_numpy_scalars_are_read_as_numbers_and_contradictory_categories_refused(
     assert cfg.experiment.workers == 20 and type(cfg.experiment.workers) is int and cfg.ai.misread == 0.25
     with pytest.raises(ConfigError, match=r"categories\.complaint\.eligible=true needs ai_allowed=true"):
         load_config("taobao_2024", {"categories.complaint.eligible": True})
+
+
+def test_wrong_types_for_the_entry_points_are_named() -> None:
+    import hitl_env
+
+    for bad in (None, 5):
+        with pytest.raises(ConfigError, match=f"a preset name or a YAML path is needed, got {bad}"):
+            load_config(bad)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"config must be a Config \(hitl_env.load_config\(...\)\), got str"):
+        hitl_env.simulate("taobao_2024")  # type: ignore[arg-type]

@@ -177,7 +177,13 @@ def simulate(
     Returns:
         A DataFrame sorted by arrival within team, with ``chat_id`` and ``customer_id``
         numbering the chats (each chat is a distinct customer contact).
+
+    Raises:
+        TypeError: ``config`` is not a Config (a preset name, say).
+        ValueError: ``seed`` is not a non-negative integer.
     """
+    if not isinstance(config, Config):
+        raise TypeError(f"config must be a Config (hitl_env.load_config(...)), got {type(config).__name__}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     jobs = team_jobs(config, int(seed), router, supervisor)
