@@ -327,6 +327,8 @@ class TeamParallelEnv(_TeamAgents, ParallelEnv):
     def step(self, actions: Mapping[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
         if not self.agents:
             raise RuntimeError("call reset() before step(): no episode is running")
+        if not isinstance(actions, Mapping):
+            raise ValueError(f"actions must map agent names to actions, got {type(actions).__name__}")
         for a, action in actions.items():
             if a not in self.agents:
                 raise ValueError(f"{a!r} is not a live agent; live agents: {self.agents}")

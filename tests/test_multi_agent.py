@@ -302,6 +302,9 @@ def test_bad_actions_and_arguments_fail_with_a_message() -> None:
         e.step({a: 0 for a in e.agents if a != e.due_agent})
     with pytest.raises(ValueError, match="must be 0 or 1"):
         e.step({e.due_agent: 2})
+    for not_a_mapping in ([0], None):
+        with pytest.raises(ValueError, match="actions must map agent names to actions"):
+            e.step(not_a_mapping)  # type: ignore[arg-type]
     a = TeamAECEnv(**SMALL)
     a.reset(seed=0)
     with pytest.raises(ValueError, match="must be 0 or 1"):
