@@ -82,6 +82,9 @@ TABLE = ("satisfaction", "rating", "duration_min", "worker_min", "retrial", "aba
          "takeover_round")  # fmt: skip
 
 
+MIN_BOOTSTRAP = 100  # fewer resamples make a "95% CI" that can miss its own mean
+
+
 class EvalError(ValueError):
     """A bad argument, policy or training run: reported in one line, exit code 2."""
 
@@ -342,7 +345,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--baseline", help="policy spec of the paired differences (default: algorithm_only or rule_based)")
     p.add_argument("--seeds", type=int, default=20, help="episodes per policy (default 20)")
     p.add_argument("--seed", type=int, default=0, help="first seed; episodes use seed..seed+N-1 (default 0)")
-    p.add_argument("--bootstrap", type=int, default=2000, metavar="B", help="bootstrap resamples (default 2000)")
+    p.add_argument("--bootstrap", type=int, default=2000, metavar="B",
+                   help=f"bootstrap resamples (default 2000, at least {MIN_BOOTSTRAP})")  # fmt: skip
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a simulator config field by dotted key; repeatable")  # fmt: skip
     p.add_argument("--weight", action="append", default=[], metavar="COMPONENT=W",
@@ -440,8 +444,10 @@ def _main(args: argparse.Namespace) -> int:
 
     from eval import pareto
 
-    if args.seeds < 1 or args.bootstrap < 1:
-        raise EvalError("--seeds and --bootstrap must be at least 1")
+    if args.seeds < 1:
+        raise EvalError("--seeds must be at least 1")
+    if args.bootstrap < MIN_BOOTSTRAP:
+        raise EvalError(f"--bootstrap must be at least {MIN_BOOTSTRAP}: a 95% percentile interval needs the resamples")
     if args.seed < 0:
         raise EvalError(f"--seed must be a non-negative integer, got {args.seed}")
     if not args.sweep_weights and (args.train_config or args.train_set):
