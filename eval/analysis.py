@@ -109,9 +109,10 @@ def fit_did(frame: pd.DataFrame, ys: list[str], mask: np.ndarray) -> dict[str, E
     One pyfixest call for all ``ys`` (it demeans them together). NaN where the sample cannot
     identify it: no treated or no control post-period chats, no treated worker with chats both
     before and after the switch (the worker fixed effects absorb the rest), or a sample so small
-    that the fixed effects absorb everything (a policy that sends almost no chat to the AI). The
-    checks count only the chats left once the fixed effects' singletons are dropped, as
-    pyfixest drops them (on a sample that leaves none it aborts the process).
+    that the fixed effects absorb everything (a policy that sends almost no chat to the AI), or
+    no more chats than parameters (an exact fit, with an SE of 0). The checks count only the
+    chats left once the fixed effects' singletons are dropped, as pyfixest drops them (on a
+    sample that leaves none it aborts the process).
     """
     import pyfixest as pf
 
@@ -123,6 +124,9 @@ def fit_did(frame: pd.DataFrame, ys: list[str], mask: np.ndarray) -> dict[str, E
     if not treated_post.any() or not control_post.any():
         return none
     if not kept.groupby("worker_id", observed=True)["treat_post"].nunique().gt(1).any():
+        return none
+    fixed_levels = sum(kept[c].nunique() for c in FIXED_EFFECTS) - (len(FIXED_EFFECTS) - 1)
+    if len(kept) <= fixed_levels + 2:  # no residual degrees of freedom (treat_post and load): a perfect fit
         return none
     # pyfixest notes the singleton fixed effects it drops, and divides by a zero SE (an outcome
     # that never varies, e.g. nobody switching away): NaN statistics, no warnings

@@ -326,6 +326,21 @@ def test_a_sample_the_fixed_effects_absorb_whole_gives_nan_not_an_abort() -> Non
     assert math.isnan(e.estimate) and math.isnan(e.se) and math.isnan(e.p)
 
 
+def test_an_exact_fit_gives_no_estimate() -> None:
+    # two workers, each with a chat before and after the switch and nothing else: once the
+    # fixed effects (2 workers + 2 days + 1 category - 2) and treat_post and load are fitted,
+    # no degree of freedom is left, and pyfixest reported an SE of 1e-16 and p = 0
+    from eval.analysis import fit_did
+
+    frame = pd.DataFrame({
+        "worker_id": [0, 0, 1, 1], "day": [0, 1, 0, 1], "category": [0, 0, 0, 0],
+        "treat_post": [0.0, 1.0, 0.0, 0.0], "load": [3.0, 5.0, 4.0, 4.0], "rating": [3.0, 5.0, 4.0, 2.0],
+        "assigned": True, "post": [False, True, False, True],
+    })  # fmt: skip
+    e = fit_did(frame, ["rating"], np.ones(len(frame), bool))["rating"]
+    assert math.isnan(e.estimate) and math.isnan(e.se)
+
+
 def test_two_workers_run_end_to_end(tmp_path: Path) -> None:
     r = _run(tmp_path, ["--workers", "2", "--seed", "0", "--jobs", "1", "--no-plot", "--no-records"])
     assert r["n_workers"] == 2 and r["n_treatment"] == 1
