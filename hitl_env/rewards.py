@@ -18,6 +18,7 @@ finished chat (signs make every component "higher is better"):
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -42,9 +43,11 @@ def validate_weights(weights: Mapping[str, float] | None) -> np.ndarray:
     for key, value in (weights or {}).items():
         if key not in DEFAULT_WEIGHTS:
             raise ValueError(f"unknown reward component {key!r}; components: {', '.join(COMPONENTS)}")
-        if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+        if not isinstance(value, numbers.Real) or isinstance(value, bool) or not math.isfinite(value):
             raise ValueError(f"reward weight {key!r} must be a finite number, got {value!r}")
         merged[key] = float(value)
+    if not any(merged.values()):
+        raise ValueError("every reward weight is 0: the reward would be 0 whatever the policy does")
     return np.array([merged[k] for k in COMPONENTS], dtype=np.float64)
 
 

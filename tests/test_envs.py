@@ -152,6 +152,7 @@ def test_render_modes(env_id: str) -> None:
             marks=pytest.mark.filterwarnings("ignore:.*render_mode='video'.*:UserWarning"),
         ),
         ({"reward_weights": {"speed": 1.0}}, "unknown reward component 'speed'"),
+        ({"reward_weights": dict.fromkeys(COMPONENTS, 0.0)}, "every reward weight is 0"),
         ({"team_size": 0}, "team_size must be a positive integer"),
         ({"start_hour": 20, "shift_hours": 8.0}, r"shift_hours must be a number in \(0, 4\]"),
         ({"shift_hours": "1"}, r"shift_hours must be a number in \(0, 15\] for start_hour=9, got '1'"),
