@@ -168,3 +168,20 @@ def test_a_hook_with_for_team_decides_each_team_with_the_hook_it_returns() -> No
     assert hook.bound == [(job.team, job.workers.shift_start_h.tolist()) for job in team_jobs(cfg, seed=1)]
     pd.testing.assert_frame_equal(df, hitl_env.simulate(cfg, seed=1, supervisor=NeverTakeover()))
     assert (df["escalation"] != "human").all()
+
+
+def test_simulate_names_bad_hooks_and_arguments() -> None:
+    class Forgets:  # no return statement: None is PENDING, which only TeamSim.run/decide can answer
+        def route(self, view: object) -> None:
+            pass
+
+    cfg = small()
+    for kwargs, error, match in [
+        ({"router": Forgets()}, TypeError, r"hook returned None \(PENDING\): route\(\) and takeover\(\) must return"),
+        ({"router": object()}, TypeError, r"a route hook needs a route\(view\) method, got object"),
+        ({"supervisor": lambda view: True}, TypeError, r"a takeover hook needs a takeover\(view\) method"),
+        ({"n_jobs": 0}, ValueError, "n_jobs must be a positive integer or None"),
+        ({"progress": True}, TypeError, "progress must be a callable"),
+    ]:
+        with pytest.raises(error, match=match):
+            hitl_env.simulate(cfg, seed=0, **kwargs)

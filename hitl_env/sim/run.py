@@ -82,8 +82,11 @@ def build_team(job: TeamJob) -> TeamSim:
 def run_team(job: TeamJob) -> pd.DataFrame:
     """Simulate one team to the end and return its records."""
     sim = build_team(job)
-    if sim.run() is not None:
-        raise RuntimeError("a hook returned PENDING; use TeamSim.run/decide to drive decisions yourself")
+    if sim.run() is not None:  # PENDING is None: a hook that forgot its return lands here too
+        raise TypeError(
+            "a router or supervisor hook returned None (PENDING): route() and takeover() must return True or "
+            "False in simulate(); only TeamSim.run/decide lets you answer decisions yourself"
+        )
     return team_records(sim, job)
 
 
@@ -179,11 +182,19 @@ def simulate(
         numbering the chats (each chat is a distinct customer contact).
 
     Raises:
-        TypeError: ``config`` is not a Config (a preset name, say).
-        ValueError: ``seed`` is not a non-negative integer.
+        TypeError: ``config`` is not a Config (a preset name, say), a hook lacks its method or
+            returns None, or ``progress`` is not callable.
+        ValueError: ``seed`` is not a non-negative integer, ``n_jobs`` not a positive one.
     """
     if not isinstance(config, Config):
         raise TypeError(f"config must be a Config (hitl_env.load_config(...)), got {type(config).__name__}")
+    for hook, method in ((router, "route"), (supervisor, "takeover")):
+        if hook is not None and not callable(getattr(hook, method, None)) and not hasattr(hook, "for_team"):
+            raise TypeError(f"a {method} hook needs a {method}(view) method, got {type(hook).__name__}")
+    if n_jobs is not None and (isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs < 1):
+        raise ValueError(f"n_jobs must be a positive integer or None (all cores), got {n_jobs!r}")
+    if progress is not None and not callable(progress):
+        raise TypeError(f"progress must be a callable taking the teams finished, got {type(progress).__name__}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     jobs = team_jobs(config, int(seed), router, supervisor)
