@@ -482,6 +482,9 @@ def _main(args: argparse.Namespace) -> int:
             curve_table.to_csv(args.out / "curves.csv", index=False)
         pareto.plot_pareto(summary, entries, curve_table, args.pareto_y, args.out / "pareto.png",
                            title=f"{ENV_IDS[kind]}, {args.preset}, {len(seeds)} seeds")  # fmt: skip
+        if summary.loc[summary["metric"] == args.pareto_y, "mean"].isna().all():
+            print(f"{PROG}: note: no episode has a {args.pareto_y} (no rated chat), so pareto.png is empty; "
+                  "try more seeds, longer shifts or --pareto-y satisfaction", file=sys.stderr)  # fmt: skip
     report = run_report(args, kind, seeds, baseline, entries, summary, timing)
     (args.out / "summary.json").write_text(json.dumps(finite_or_none(report), indent=2))
     if not args.quiet:

@@ -205,16 +205,18 @@ def test_router(tmp_path: Path) -> None:
     assert len(pd.read_csv(tmp_path / "curves.csv")) == 5  # thresholds around the 4 distinct ai_solvable scores
 
 
-def test_episodes_that_score_no_chat_give_nan_kpis(tmp_path: Path) -> None:
+def test_episodes_that_score_no_chat_give_nan_kpis(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     # no category is AI-eligible: every supervisor episode is one step with nothing to score
     none_to_ai = [f"--set=categories.{c}.eligible=false" for c in ("logistics_tracking", "refund_status",
                                                                      "invoice_request")]  # fmt: skip
-    args = ["--policies", "algorithm_only,random", "--seeds", "2", "--team-size", "2", "--shift-hours", "1",
-            *none_to_ai, "--no-plot", "--no-curves", "--quiet", "--out", str(tmp_path)]  # fmt: skip
-    assert main(args) == 0
+    common = ["--policies", "algorithm_only,random", "--seeds", "2", "--team-size", "2", "--shift-hours", "1",
+              *none_to_ai, "--no-curves", "--quiet"]  # fmt: skip
+    assert main([*common, "--no-plot", "--out", str(tmp_path)]) == 0
     episodes = pd.read_csv(tmp_path / "episodes.csv")
     assert len(episodes) == 4 and (episodes["return"] == 0.0).all() and (episodes["n_chats"] == 0).all()
     assert episodes["rating"].isna().all() and episodes["worker_min"].isna().all()
+    assert main([*common, "--pareto-y", "rating", "--out", str(tmp_path / "plot")]) == 0  # nothing to draw: says so
+    assert "no episode has a rating (no rated chat), so pareto.png is empty" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
