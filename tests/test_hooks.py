@@ -185,3 +185,15 @@ def test_simulate_names_bad_hooks_and_arguments() -> None:
     ]:
         with pytest.raises(error, match=match):
             hitl_env.simulate(cfg, seed=0, **kwargs)
+
+
+def test_a_router_hook_cannot_send_a_masked_category_to_the_ai() -> None:
+    class AllToAIRouter:
+        def route(self, view: object) -> bool:
+            return True
+
+    df = hitl_env.simulate(small(), seed=0, router=AllToAIRouter())
+    masked = df["category"].isin(["account_security", "complaint"]).to_numpy()  # ai_allowed: false
+    treated_post = ((df["arm"] == "treatment") & (df["period"] == "post")).to_numpy()
+    assert masked.sum() > 10 and not df["routed_ai"].to_numpy()[masked].any()
+    assert df["routed_ai"].to_numpy()[~masked & treated_post].mean() > 0.9  # the rest went to the AI

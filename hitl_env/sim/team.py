@@ -89,6 +89,7 @@ class TeamSim:
         self.router, self.supervisor = router, supervisor
         n, nw = len(chats), len(workers.speed)
         cats = list(cfg.categories.values())
+        self.ai_allowed = np.array([c.ai_allowed for c in cats])  # a router's mask, as in Router-v2
         # the AI's transcript saves human work only in categories within its scope (ai_solvable > 0)
         self.CAT = np.array([
             [c.eligible for c in cats],
@@ -169,6 +170,8 @@ class TeamSim:
                 c = int(v[0])
                 view = ArrivalView(c, v[1], int(v[2]), bool(v[3]), int(v[4]), int(v[5]), int(v[6]), self.C.u_route[c])
                 action = self.router.route(view)  # type: ignore[union-attr]
+                if action is not PENDING and action and not self.ai_allowed[view.category]:
+                    action = False  # masked, as in Router-v2: this category may not go to the AI
                 kind = "route"
             else:
                 view = RoundView(int(v[0]), int(v[1]), v[2], v[3], int(v[4]), v[5], v[6], v[7], int(v[8]), int(v[9]),
