@@ -187,13 +187,20 @@ def test_simulate_names_bad_hooks_and_arguments() -> None:
             hitl_env.simulate(cfg, seed=0, **kwargs)
 
 
-def test_a_router_hook_cannot_send_a_masked_category_to_the_ai() -> None:
+def test_a_router_cannot_send_a_masked_category_to_the_ai() -> None:
     class AllToAIRouter:
         def route(self, view: object) -> bool:
             return True
 
-    df = hitl_env.simulate(small(), seed=0, router=AllToAIRouter())
-    masked = df["category"].isin(["account_security", "complaint"]).to_numpy()  # ai_allowed: false
-    treated_post = ((df["arm"] == "treatment") & (df["period"] == "post")).to_numpy()
-    assert masked.sum() > 10 and not df["routed_ai"].to_numpy()[masked].any()
-    assert df["routed_ai"].to_numpy()[~masked & treated_post].mean() > 0.9  # the rest went to the AI
+    def check(df: pd.DataFrame) -> None:
+        masked = df["category"].isin(["account_security", "complaint"]).to_numpy()  # ai_allowed: false
+        treated_post = ((df["arm"] == "treatment") & (df["period"] == "post")).to_numpy()
+        assert masked.sum() > 10 and not df["routed_ai"].to_numpy()[masked].any()
+        assert df["routed_ai"].to_numpy()[~masked & treated_post].mean() > 0.9  # the rest went to the AI
+
+    check(hitl_env.simulate(small(), seed=0, router=AllToAIRouter()))  # a hook
+    job = team_jobs(small(), seed=0, router=Deferring(), supervisor=NeverTakeover())[0]
+    sim = build_team(job)  # a caller answering through decide, as the envs do
+    while (pending := sim.run()) is not None:
+        sim.decide(pending[0] == "route")
+    check(team_records(sim, job))

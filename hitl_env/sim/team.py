@@ -170,8 +170,6 @@ class TeamSim:
                 c = int(v[0])
                 view = ArrivalView(c, v[1], int(v[2]), bool(v[3]), int(v[4]), int(v[5]), int(v[6]), self.C.u_route[c])
                 action = self.router.route(view)  # type: ignore[union-attr]
-                if action is not PENDING and action and not self.ai_allowed[view.category]:
-                    action = False  # masked, as in Router-v2: this category may not go to the AI
                 kind = "route"
             else:
                 view = RoundView(int(v[0]), int(v[1]), v[2], v[3], int(v[4]), v[5], v[6], v[7], int(v[8]), int(v[9]),
@@ -182,18 +180,22 @@ class TeamSim:
                 self.pending = (kind, int(self.S[K.PEND_C]), float(self.SF[K.PEND_T]))
                 self._collect()
                 return (kind, view)
-            K.resume(*state, code, bool(action))
+            K.resume(*state, code, self._allowed(kind, int(self.S[K.PEND_C]), action))
 
     def decide(self, action: bool) -> None:
         """Answer the pending decision (eligible for ``route``, take over for ``takeover``).
 
         A takeover is ignored when the worker already handles ``supervisor.max_hand_chats``
-        chats by hand.
+        chats by hand; routing to the AI a category whose ``ai_allowed`` is false acts as False.
         """
         if self.pending is None:
             raise RuntimeError("no decision is pending")
-        kind, self.pending = self.pending[0], None
-        K.resume(*self._state(), K.ROUTE if kind == "route" else K.TAKEOVER, bool(action))
+        (kind, c, _), self.pending = self.pending, None
+        K.resume(*self._state(), K.ROUTE if kind == "route" else K.TAKEOVER, self._allowed(kind, c, action))
+
+    def _allowed(self, kind: str, c: int, action: bool) -> bool:
+        """The action with the router's mask applied (Router-v2's ``ai_allowed`` mask)."""
+        return bool(action) and (kind != "route" or bool(self.ai_allowed[self.C.category[c]]))
 
     def _refill(self) -> None:
         """Put a new block of draws behind the rows left (rows are taken from the end)."""
