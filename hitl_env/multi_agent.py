@@ -103,8 +103,7 @@ class _Shift:
         if self.sim is None or self.over:
             raise RuntimeError("call reset() before step(): no episode is running")
         if self.decision is not None:  # (None: a shift without any decision ends at its first step)
-            allowed = bool(self.mask(self.due())[1])
-            self.sim.decide(bool(action) and allowed)
+            self.sim.decide(bool(action))  # the core applies the mask (TeamSim.decide)
             self.decision = self.sim.run()
         vectors = self._score(self.sim.finished)
         self.sim.finished.clear()

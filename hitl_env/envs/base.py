@@ -180,7 +180,7 @@ class TeamEnv(gym.Env):
         if not (type(action) is int and 0 <= action <= 1) and not self.action_space.contains(action):  # fast path
             raise ValueError(f"action must be 0 or 1, got {action!r}")
         if self.decision is not None:  # (None: a shift with no decision at all ends at its first step)
-            self.sim.decide(bool(action) and bool(self.obs.mask(self.decision[1])[1]))
+            self.sim.decide(bool(action))  # the core applies the mask (TeamSim.decide)
             self.decision = self.sim.run()
         vec = vector_reward(self.sim.rec, self.sim.t_arr, self._scored(self.sim.finished), self.settings.rating)
         self.sim.finished.clear()
