@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from hitl_env.config import Config, ConfigError, load_config, parse_overrides, with_overrides
+from hitl_env.config import Config, ConfigError, load_config, override_keys, parse_overrides, with_overrides
 from hitl_env.sim.run import simulate
 from hitl_env.sim.team import ESCALATIONS
 
@@ -63,12 +63,11 @@ def check_shorthands(overrides: dict[str, Any], given: dict[str, tuple[str, ...]
         overrides: the parsed ``--set`` items.
         given: each shorthand flag on the command line, with the dotted keys it sets.
     """
+    set_ = override_keys(overrides)  # --set experiment={workers: 3} sets experiment.workers
     for flag, keys in given.items():
-        for key, value in overrides.items():
-            section = value if isinstance(value, dict) else {}  # --set experiment={workers: 3}
-            for k in keys:
-                if k == key or (k.startswith(f"{key}.") and k.removeprefix(f"{key}.") in section):
-                    raise ConfigError(f"{flag} and --set {k} set the same field; give one of them")
+        for k in keys:
+            if k in set_:
+                raise ConfigError(f"{flag} and --set {k} set the same field; give one of them")
 
 
 def config_from_args(preset: str, overrides: list[str], days: int | None, workers: int | None) -> Config:

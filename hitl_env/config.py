@@ -419,6 +419,15 @@ def _merge(node: dict[str, Any], key: str, value: Any) -> None:
         node[key] = value
 
 
+def override_keys(overrides: Mapping[str, Any] | None) -> set[str]:
+    """The dotted keys ``overrides`` set, a mapping value's fields included (``{"ai": {"misread": 1}}``
+    sets ``ai.misread``)."""
+    keys: set[str] = set()
+    for key, value in (overrides or {}).items():
+        keys |= {f"{key}.{k}" for k in override_keys(value)} if isinstance(value, Mapping) else {key}
+    return keys
+
+
 def load_config(preset_or_path: str | Path = "taobao_2024", overrides: Mapping[str, Any] | None = None) -> Config:
     """Load a preset by name (``taobao_2024``, ``mmn_abandonment``) or a YAML file path.
 

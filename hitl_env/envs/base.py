@@ -15,7 +15,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from hitl_env.config import Config, load_config, with_overrides
+from hitl_env.config import Config, load_config, override_keys, with_overrides
 from hitl_env.envs.observations import SupervisorObs
 from hitl_env.envs.render import RENDER_MODES, check_render_mode
 from hitl_env.rewards import COMPONENTS, RATING_MODES, scalarize, validate_weights, vector_reward
@@ -94,10 +94,9 @@ EPISODE_KEYS = {  # config fields every episode sets itself (episode_config), an
 
 def _check_episode_keys(overrides: Mapping[str, Any] | None) -> None:
     """Refuse overrides the episode would silently replace."""
-    for key, value in (overrides or {}).items():
-        for k in [f"{key}.{sub}" for sub in value] if isinstance(value, Mapping) else [key]:
-            if k in EPISODE_KEYS:
-                raise ValueError(f"overrides: {k} is set by the env ({EPISODE_KEYS[k]})")
+    clash = sorted(override_keys(overrides) & EPISODE_KEYS.keys())
+    if clash:
+        raise ValueError(f"overrides: {clash[0]} is set by the env ({EPISODE_KEYS[clash[0]]})")
 
 
 def episode_settings(
