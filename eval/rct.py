@@ -47,8 +47,9 @@ import pandas as pd
 from eval.calibration import baseline_stats
 from hitl_env.cli import check_shorthands, output_dir
 from hitl_env.config import Config, ConfigError, load_config, parse_overrides, with_overrides
+from hitl_env.sim.decisions import default_supervisor
 from hitl_env.sim.hooks import NeverTakeover
-from hitl_env.sim.run import default_supervisor, simulate
+from hitl_env.sim.run import simulate
 
 PROG = "hitl-rct"
 PolicyFactory = Callable[[Config], object]

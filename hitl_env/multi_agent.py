@@ -69,7 +69,7 @@ class _Shift:
         """A new team from ``rng``, run to its first decision (the team ``TeamEnv.reset`` draws)."""
         self.sim = build_episode(self.cfg, rng, Defer(), Defer())
         self.decision = self.sim.run()
-        self.sim.finished.clear()  # chats closed before the first decision are no agent's doing
+        self.sim.take_finished()  # chats closed before the first decision are no agent's doing
         self.over = False
 
     def due(self) -> str:
@@ -105,8 +105,7 @@ class _Shift:
         if self.decision is not None:  # (None: a shift without any decision ends at its first step)
             self.sim.decide(bool(action))  # the core applies the mask (TeamSim.decide)
             self.decision = self.sim.run()
-        vectors = self._score(self.sim.finished)
-        self.sim.finished.clear()
+        vectors = self._score(self.sim.take_finished())
         self.over = self.decision is None
         return vectors
 

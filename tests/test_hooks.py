@@ -7,8 +7,9 @@ import pytest
 
 import hitl_env
 from hitl_env.sim import kernel
+from hitl_env.sim.decisions import default_supervisor
 from hitl_env.sim.hooks import PENDING, NeverTakeover, PaperSupervisor, RuleRouter
-from hitl_env.sim.run import build_team, default_supervisor, run_team, team_jobs, team_records
+from hitl_env.sim.run import build_team, run_team, team_jobs, team_records
 from hitl_env.sim.team import QUEUED
 
 SMALL = {"experiment.workers": 10, "experiment.days_pre": 1, "experiment.days_post": 3}
@@ -66,11 +67,12 @@ def test_decide_without_pending_and_run_with_pending_fail() -> None:
 def test_the_compiled_loop_raises_instead_of_running_past_its_arrays() -> None:
     """numba does not check bounds: the loop's own guards must stop it with an error."""
     sim = build_team(team_jobs(small(), seed=0)[0])
-    sim.HT, sim.HI = sim.HT[: sim.S[kernel.HEAP_N]], sim.HI[: sim.S[kernel.HEAP_N]]  # no room for a chat's event
+    n = sim.state.S[kernel.s.heap_n]
+    sim.state = sim.state._replace(HT=sim.state.HT[:n], HI=sim.state.HI[:n])  # no room for a chat's event
     with pytest.raises(RuntimeError, match="event heap full"):
         sim.run()
     sim = build_team(team_jobs(small(), seed=0)[0])
-    sim.P[kernel.MARGIN] = 0  # the loop no longer asks for a new block before the first round
+    sim.state.P[kernel.p.margin] = 0  # the loop no longer asks for a new block before the first round
     with pytest.raises(RuntimeError, match="block of draws exhausted"):
         sim.run()
 
@@ -124,7 +126,8 @@ def test_counters_drain_and_satisfaction_is_the_rating_when_rated() -> None:
         assert sim.run() is None
         assert sim.held == [0] * len(sim.held)
         assert sim.ai_held == [0] * len(sim.ai_held)
-        assert sorted(sim.finished) == list(range(len(sim.t_arr)))
+        assert sorted(sim.take_finished()) == list(range(len(sim.t_arr)))
+        assert sim.take_finished() == []  # each closed chat is handed out once
     df = hitl_env.simulate(cfg, seed=2)
     rated = df[df.rated]
     assert len(rated) > 100
@@ -171,13 +174,23 @@ def test_a_hook_with_for_team_decides_each_team_with_the_hook_it_returns() -> No
 
 
 def test_simulate_names_bad_hooks_and_arguments() -> None:
-    class Forgets:  # no return statement: None is PENDING, which only TeamSim.run/decide can answer
+    class Forgets:  # no return statement: None is an error, not a deferral
         def route(self, view: object) -> None:
             pass
 
+    class Defers:  # PENDING, which only TeamSim.run/decide can answer
+        def takeover(self, view: object) -> object:
+            return PENDING
+
+    class SaysNo:  # not a bool: "no" would count as True
+        def takeover(self, view: object) -> str:
+            return "no"
+
     cfg = small()
     for kwargs, error, match in [
-        ({"router": Forgets()}, TypeError, r"hook returned None \(PENDING\): route\(\) and takeover\(\) must return"),
+        ({"router": Forgets()}, TypeError, r"router hook Forgets.route\(\) returned None: it must return True"),
+        ({"supervisor": SaysNo()}, TypeError, r"SaysNo.takeover\(\) returned 'no': it must return True, False"),
+        ({"supervisor": Defers()}, TypeError, r"hook returned PENDING: route\(\) and takeover\(\) must return True"),
         ({"router": object()}, TypeError, r"a route hook needs a route\(view\) method, got object"),
         ({"supervisor": lambda view: True}, TypeError, r"a takeover hook needs a takeover\(view\) method"),
         ({"n_jobs": 0}, ValueError, "n_jobs must be a positive integer or None"),

@@ -18,8 +18,8 @@ from hitl_env.envs import RouterEnv, SupervisorEnv
 from hitl_env.envs.base import episode_config
 from hitl_env.multi_agent import ROUTER, TeamAECEnv, TeamParallelEnv, env, parallel_env
 from hitl_env.rewards import DEFAULT_WEIGHTS, scalarize, vector_reward
+from hitl_env.sim.decisions import default_supervisor
 from hitl_env.sim.population import draw_chats, draw_workers
-from hitl_env.sim.run import default_supervisor
 from hitl_env.sim.team import TeamSim
 
 PRESETS = ["taobao_2024", "mmn_abandonment"]

@@ -24,9 +24,9 @@ from agents.hooks import PolicyHook, RouterHook, SupervisorHook
 from eval.analysis import chat_frame, fit_did
 from eval.rct import PolicyError, main, resolve_policy
 from hitl_env.envs.base import build_episode
+from hitl_env.sim.decisions import default_supervisor
 from hitl_env.sim.hooks import ArrivalView, NeverTakeover, PaperSupervisor, RoundView
 from hitl_env.sim.population import DAY_S, HOUR_S
-from hitl_env.sim.run import default_supervisor
 
 TINY = ["--workers", "40", "--days-pre", "2", "--days-post", "3", "--seed", "1", "--jobs", "1", "--no-plot"]
 SMALL = {"experiment.workers": 10, "experiment.days_pre": 1, "experiment.days_post": 3}

@@ -169,7 +169,7 @@ class TeamEnv(gym.Env):
         super().reset(seed=seed)
         self.sim = build_episode(self.cfg, self.np_random, *self._hooks())
         self.decision = self.sim.run()
-        self.sim.finished.clear()  # chats closed before the first decision are not the agent's doing
+        self.sim.take_finished()  # chats closed before the first decision are not the agent's doing
         self.active = True
         return self._obs(), self._info(np.zeros(len(COMPONENTS), np.float32))
 
@@ -181,8 +181,7 @@ class TeamEnv(gym.Env):
         if self.decision is not None:  # (None: a shift with no decision at all ends at its first step)
             self.sim.decide(bool(action))  # the core applies the mask (TeamSim.decide)
             self.decision = self.sim.run()
-        vec = vector_reward(self.sim.rec, self.sim.t_arr, self._scored(self.sim.finished), self.settings.rating)
-        self.sim.finished.clear()
+        vec = vector_reward(self.sim.rec, self.sim.t_arr, self._scored(self.sim.take_finished()), self.settings.rating)
         self.active = self.decision is not None
         return self._obs(), scalarize(vec, self.settings.weights), not self.active, False, self._info(vec)
 

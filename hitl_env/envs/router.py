@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hitl_env.envs.base import Defer, TeamEnv
 from hitl_env.envs.observations import RouterObs
-from hitl_env.sim.run import default_supervisor
+from hitl_env.sim.decisions import default_supervisor
 
 
 class RouterEnv(TeamEnv):

@@ -14,8 +14,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-PENDING = None
-"""Returned by a hook to pause the simulation until the caller supplies the decision."""
+
+class _Pending:
+    """The type of :data:`PENDING` (one instance; it pickles as the constant)."""
+
+    def __repr__(self) -> str:
+        return "PENDING"
+
+    def __reduce__(self) -> str:
+        return "PENDING"
+
+
+PENDING = _Pending()
+"""Returned by a hook to pause the simulation until the caller supplies the decision.
+
+Not None, so a hook that forgets its ``return`` is an error rather than a deferral."""
 
 
 @dataclass(slots=True)
@@ -83,12 +96,12 @@ class RoundView:
 
 
 class Router(Protocol):
-    def route(self, view: ArrivalView) -> bool | None:
+    def route(self, view: ArrivalView) -> bool | _Pending:
         """True marks the chat AI-eligible; :data:`PENDING` defers to the caller."""
 
 
 class Supervisor(Protocol):
-    def takeover(self, view: RoundView) -> bool | None:
+    def takeover(self, view: RoundView) -> bool | _Pending:
         """True takes the chat over now; :data:`PENDING` defers to the caller."""
 
 

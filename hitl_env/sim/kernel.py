@@ -1,22 +1,30 @@
 """The compiled event loop: one team's rounds, queue and chats, in numba.
 
-:class:`~hitl_env.sim.team.TeamSim` keeps the team's whole state in a few numpy arrays (layout
-below: per-chat arrays have one row per chat and one column per field) and calls :func:`advance`
-to run events until the next decision, and :func:`resume` to apply that decision. Everything
-here is plain arithmetic on those arrays; the hooks, the views and the random generator stay in
-Python. One event is one chat round (a customer message and the reply to it). Its randomness is
-a row of pre-drawn numbers (2 normals, 6 uniforms, 2 unit exponentials) taken from the end of
-the block ``B``; :func:`advance` returns ``REFILL`` before an event when fewer than ``P[MARGIN]``
-rows are left, so an event never runs short.
+:class:`~hitl_env.sim.team.TeamSim` keeps the team's whole state in a few numpy arrays, gathered
+in one :class:`State`, and calls :func:`advance` to run events until the next decision, and
+:func:`resume` to apply that decision. Everything here is plain arithmetic on those arrays; the
+hooks, the views and the random generator stay in Python. One event is one chat round (a
+customer message and the reply to it). Its randomness is a row of pre-drawn numbers (2 normals,
+6 uniforms, 2 unit exponentials) taken from the end of the block ``B``; :func:`advance` returns
+``REFILL`` before an event when fewer than ``P[p.margin]`` rows are left, so an event never runs
+short.
+
+The layout is defined once, here: each array's columns (or rows) are a tuple of names, and
+:func:`columns` turns it into a named tuple of indices (``XF[c, xf.f]``, ``P[p.decay]``) that
+numba reads as constants. Adding a parameter or a chat field is one name in its tuple (plus the
+value :mod:`~hitl_env.sim.team` gives it, by name) and its use.
 
 Compiled with ``cache=True``: the first call on a machine compiles (about 9 s) and caches the
 machine code in ``__pycache__`` beside this file (or numba's user cache); later processes load it
-(about 0.5 s on their first call).
+(about 0.5 s on their first call). numba checks only this file's timestamp, so everything the
+compiled code reads is defined in this file.
 """
 
 from __future__ import annotations
 
 import math
+from collections import namedtuple
+from typing import Any, NamedTuple
 
 import numpy as np
 from numba import njit
@@ -27,39 +35,40 @@ SHIFT_ON, SHIFT_OFF, RENEGE, ROUND, END = 0, 1, 2, 3, 4
 NONE, TECHNICAL, EMOTIONAL, HUMAN_INIT = 0, 1, 2, 3
 FINISHED, ROUTE, TAKEOVER, REFILL = 0, 1, 2, 3
 
-# columns of CF (chat inputs, float) and CI (chat inputs, int): one row per chat
-T, WORK, PATIENCE, U_SILENT, U_RESOLVE, U_RATE, Z_RATING, U_RETRIAL = range(8)
-CATEGORY, SOLVABLE, MISREAD, AI_NEED, TECH_ROUND, RULE_ELIGIBLE = range(6)
-# columns of XF (chat state and records, float) and XI (int); the records are RECORD_FIELDS
-F, PROGRESS, NEED, ATT, READING = range(5)
-(ASSIGN_T, FIRST_REPLY_T, END_T, LAG_SUM, HELD_SUM, AWAY_S, TAKEOVER_T, F_TAKEOVER, F_PEAK, F_END,
- EFFORT, RATING, SATISFACTION) = range(5, 18)  # fmt: skip
-MODE, LOW_RUN = range(2)
-(WORKER, ELIGIBLE, ROUTED_AI, AI_ROUNDS, MSG_WORKER, MSG_AI, SWITCHES, WORKER_ROUNDS, HUMAN_ROUNDS,
- PROACTIVE, EMPATHETIC, ESCALATION, TAKEOVER_ROUND, RESOLVED, ABANDONED, RATED, RETRIAL) = range(2, 19)  # fmt: skip
-FLOAT_RECORDS = {
-    "assign_t": ASSIGN_T, "first_reply_t": FIRST_REPLY_T, "end_t": END_T, "lag_sum": LAG_SUM,
-    "held_sum": HELD_SUM, "away_s": AWAY_S, "takeover_t": TAKEOVER_T, "f_takeover": F_TAKEOVER,
-    "f_peak": F_PEAK, "f_end": F_END, "effort": EFFORT, "rating": RATING, "satisfaction": SATISFACTION,
-}  # fmt: skip
-INT_RECORDS = {
-    "worker": WORKER, "eligible": ELIGIBLE, "routed_ai": ROUTED_AI, "ai_rounds": AI_ROUNDS,
-    "msg_worker": MSG_WORKER, "msg_ai": MSG_AI, "switches": SWITCHES, "worker_rounds": WORKER_ROUNDS,
-    "human_rounds": HUMAN_ROUNDS, "proactive": PROACTIVE, "empathetic": EMPATHETIC,
-    "escalation": ESCALATION, "takeover_round": TAKEOVER_ROUND, "resolved": RESOLVED,
-    "abandoned": ABANDONED, "rated": RATED, "retrial": RETRIAL,
-}  # fmt: skip
-# rows of WF (workers, float) and WI (workers, int)
-SPEED, SKILL, EMPATHY, ATT_LOAD = range(4)
-TREATED, HELD, ONLINE, AI_HELD = range(4)
-# rows of CAT (per category)
-CAT_ELIGIBLE, CAT_ATTENTION, CAT_HANDOFF, CAT_CONTEXT = range(4)
-# S (int scalars) and SF (float scalars)
-RR, N_QUEUED, SEQ, NEXT_ARRIVAL, HEAP_N, Q_HEAD, Q_TAIL, B_LEFT, FIN_N, PEND_C = range(10)
-PEND_T, NEXT_CUSTOMER = range(2)
-# the decision view V: RoundView's fields in order, or ArrivalView's first 7 (its u is added in Python)
-V_SIZE = 14
-# P (parameters, float; booleans as 0/1)
+
+def columns(name: str, fields: tuple[str, ...]) -> Any:
+    """The index of each field by name: ``columns("X", ("a", "b")).b == 1``."""
+    return namedtuple(name, fields)(*range(len(fields)))
+
+
+# the per-chat records (float and int): the columns TeamSim.rec exposes and the records read
+FLOAT_RECORDS = (
+    "assign_t", "first_reply_t", "end_t", "lag_sum", "held_sum", "away_s", "takeover_t", "f_takeover", "f_peak",
+    "f_end", "effort", "rating", "satisfaction",
+)  # fmt: skip
+INT_RECORDS = (
+    "worker", "eligible", "routed_ai", "ai_rounds", "msg_worker", "msg_ai", "switches", "worker_rounds",
+    "human_rounds", "proactive", "empathetic", "escalation", "takeover_round", "resolved", "abandoned", "rated",
+    "retrial",
+)  # fmt: skip
+# one row per chat, one column per field: CF, CI are the chat's drawn inputs; XF, XI its state and records
+CF_FIELDS = ("t", "work", "patience", "u_silent", "u_resolve", "u_rate", "z_rating", "u_retrial", "u_route")
+CI_FIELDS = ("category", "solvable", "misread", "ai_need", "tech_round", "rule_eligible")
+XF_FIELDS = ("f", "progress", "need", "att", "reading", *FLOAT_RECORDS)
+XI_FIELDS = ("mode", "low_run", *INT_RECORDS)
+# one row per field, one column per worker (WF float, WI int) or per category (CAT)
+WF_FIELDS = ("speed", "skill", "empathy", "att_load")
+WI_FIELDS = ("treated", "held", "online", "ai_held")
+CAT_FIELDS = ("eligible", "attention", "handoff_work", "handoff_resolve")
+# the loop's scalars (S int, SF float)
+S_FIELDS = ("rr", "n_queued", "seq", "next_arrival", "heap_n", "q_head", "q_tail", "b_left", "fin_n", "pend_c")
+SF_FIELDS = ("pend_t", "next_customer")
+# the decision view V: RoundView's or ArrivalView's fields (hitl_env.sim.hooks), matched by name
+ROUND_VIEW = ("chat", "worker", "time_s", "elapsed_s", "rounds", "reading", "trend", "confidence", "category", "held",
+              "ai_held", "queue", "can_takeover", "u")  # fmt: skip
+ARRIVAL_VIEW = ("chat", "time_s", "category", "rule_eligible", "queue", "held", "online", "u")
+V_SIZE = max(len(ROUND_VIEW), len(ARRIVAL_VIEW))
+# P: the config's numbers the loop reads (booleans as 0/1); hitl_env.sim.team.parameters gives them by name
 PARAMS = (
     "switch_rate", "away_s", "reply_lag_s", "slowdown", "lag_sd", "lag_mu", "reply_base", "extra_message",
     "proactive_base", "passive_progress", "lag_exponent", "nudge_s", "close_s", "customer_reply_s",
@@ -75,43 +84,70 @@ PARAMS = (
     "style_penalty", "rate_base", "rate_frustration", "retrial_base", "retrial_unresolved",
     "retrial_frustration", "margin",
 )  # fmt: skip
-(SWITCH_RATE, AWAY, LAG_S, SLOWDOWN, LAG_SD, LAG_MU, REPLY_BASE, EXTRA_MSG, PRO_BASE, PASSIVE, LAG_EXP,
- NUDGE_S, CLOSE_S, CUST_S, LAG_PER_MIN, LAG_EXPECT, RELIEF, DECAY, NOISE, HAZARD_BASE, HAZARD_SLOPE,
- MAX_ROUNDS, EMOTION_ON, QUEUE_PER_MIN, POST_START, ROUNDS_MODEL, SERVICE_RATE, MAX_CONC, MON_ATT,
- MAX_HAND, AI_REPLY_S, AI_PROGRESS, MISREAD_FRUS, LOOP_FRUS, FRUS_JUMP, FRUS_REPLY, CONF_GAP, CONF_NOISE,
- RES_QUALITY, AI_MAX_ROUNDS, ESC_ATT, HANDOFF_READ, SENT_NOISE, EMO_THRESHOLD, TECHNICAL_ON, EMOTIONAL_ON,
- EMO_ROUNDS, LATE_GRACE, FRUS_GRACE, EFFORT_FLOOR, FRUS_SLOPE, LATE_SLOPE, SCOPE_EXP, SILENT_SHARE,
- SILENT_TIMEOUT, RESOLVE_BASE, RESOLVE_EFFORT, RES_RELIEF, RATING_BASE, RATING_RESOLVED, RATING_PEAK,
- RATING_END, RATING_NOISE, STYLE_PENALTY, RATE_BASE, RATE_FRUS, RETRIAL_BASE, RETRIAL_UNRESOLVED,
- RETRIAL_FRUS, MARGIN) = range(len(PARAMS))  # fmt: skip
+cf, ci, xf, xi = columns("CF", CF_FIELDS), columns("CI", CI_FIELDS), columns("XF", XF_FIELDS), columns("XI", XI_FIELDS)
+wf, wi, cat = columns("WF", WF_FIELDS), columns("WI", WI_FIELDS), columns("CAT", CAT_FIELDS)
+s, sf, p = columns("S", S_FIELDS), columns("SF", SF_FIELDS), columns("P", PARAMS)
+rv, av = columns("RoundViewAt", ROUND_VIEW), columns("ArrivalViewAt", ARRIVAL_VIEW)
+
+
+class State(NamedTuple):
+    """A team's whole simulation state: what every kernel function takes as ``st``."""
+
+    CF: np.ndarray  # (chats, CF_FIELDS) float: drawn inputs
+    CI: np.ndarray  # (chats, CI_FIELDS) int: drawn inputs
+    XF: np.ndarray  # (chats, XF_FIELDS) float: state and records
+    XI: np.ndarray  # (chats, XI_FIELDS) int: state and records
+    WF: np.ndarray  # (WF_FIELDS, workers) float
+    WI: np.ndarray  # (WI_FIELDS, workers) int
+    HT: np.ndarray  # (capacity,) the event heap's times
+    HI: np.ndarray  # (capacity, 3) its (sequence number, event kind, chat or worker)
+    Q: np.ndarray  # (chats,) the queue, FIFO
+    B: np.ndarray  # (rows, 10) pre-drawn randomness, taken from the end
+    FIN: np.ndarray  # (chats,) chats closed since TeamSim last collected them
+    S: np.ndarray  # (S_FIELDS,) int scalars
+    SF: np.ndarray  # (SF_FIELDS,) float scalars
+    P: np.ndarray  # (PARAMS,) parameters
+    CAT: np.ndarray  # (CAT_FIELDS, categories)
+    V: np.ndarray  # (V_SIZE,) the pending decision's view
 
 
 # ----------------------------------------------------------------- the event heap
 @njit(cache=True)
-def push(HT, HI, S, t, kind, c):
+def push(st, t, kind, c):
     """Schedule event ``kind`` of chat (or worker) ``c`` at ``t``; ties: first pushed, first out."""
-    S[SEQ] += 1
-    seq = S[SEQ]
-    i = S[HEAP_N]
+    HT, HI, S = st.HT, st.HI, st.S
+    S[s.seq] += 1
+    seq = S[s.seq]
+    i = S[s.heap_n]
     if i >= HT.shape[0]:  # (numba does not check bounds)
         raise RuntimeError("event heap full")
-    S[HEAP_N] = i + 1
+    S[s.heap_n] = i + 1
     while i > 0:
-        p = (i - 1) >> 1
-        if HT[p] < t or (HT[p] == t and HI[p, 0] < seq):
+        up = (i - 1) >> 1
+        if HT[up] < t or (HT[up] == t and HI[up, 0] < seq):
             break
-        HT[i] = HT[p]
-        HI[i, 0], HI[i, 1], HI[i, 2] = HI[p, 0], HI[p, 1], HI[p, 2]
-        i = p
+        HT[i] = HT[up]
+        HI[i, 0], HI[i, 1], HI[i, 2] = HI[up, 0], HI[up, 1], HI[up, 2]
+        i = up
     HT[i] = t
     HI[i, 0], HI[i, 1], HI[i, 2] = seq, kind, c
 
 
+@njit(cache=True)
+def schedule_shifts(st, on, off):
+    """Push each worker's shift starts and ends (``(workers, days)`` times), worker by worker."""
+    for w in range(on.shape[0]):
+        for d in range(on.shape[1]):
+            push(st, on[w, d], SHIFT_ON, w)
+            push(st, off[w, d], SHIFT_OFF, w)
+
+
 @njit(cache=True, inline="always")
-def _pop(HT, HI, S):
+def _pop(st):
+    HT, HI, S = st.HT, st.HI, st.S
     t, kind, c = HT[0], HI[0, 1], HI[0, 2]
-    n = S[HEAP_N] - 1
-    S[HEAP_N] = n
+    n = S[s.heap_n] - 1
+    S[s.heap_n] = n
     if n > 0:
         lt, ls = HT[n], HI[n, 0]
         i = 0
@@ -134,355 +170,392 @@ def _pop(HT, HI, S):
 
 
 @njit(cache=True, inline="always")
-def _row(S):
+def _row(st):
     """Index of the next row of draws in ``B`` (rows are taken from the end)."""
-    if S[B_LEFT] <= 0:  # (numba does not check bounds)
+    S = st.S
+    if S[s.b_left] <= 0:  # (numba does not check bounds)
         raise RuntimeError("block of draws exhausted")
-    S[B_LEFT] -= 1
-    return S[B_LEFT]
+    S[s.b_left] -= 1
+    return S[s.b_left]
 
 
 # ----------------------------------------------------------------- the loop
 @njit(cache=True)
-def advance(CF, CI, XF, XI, WF, WI, HT, HI, Q, B, FIN, S, SF, P, CAT, V, until, route_hook):
+def advance(st, until, route_hook):
     """Run events until a decision is due, the events run out, or the next one is after ``until``.
 
     Returns ``ROUTE`` or ``TAKEOVER`` with the decision's view in ``V`` (answer with
     :func:`resume`), ``REFILL`` when the block ``B`` runs low, or ``FINISHED``.
     """
+    CF, CI, WI, HT, S, SF, P, V = st.CF, st.CI, st.WI, st.HT, st.S, st.SF, st.P, st.V
     n = CF.shape[0]
-    t_arr = CF[:, T]
+    t_arr = CF[:, cf.t]
     while True:
-        if S[B_LEFT] < P[MARGIN]:
+        if S[s.b_left] < P[p.margin]:
             return REFILL
-        i = S[NEXT_ARRIVAL]
-        if i < n and (S[HEAP_N] == 0 or t_arr[i] <= HT[0]):
+        i = S[s.next_arrival]
+        if i < n and (S[s.heap_n] == 0 or t_arr[i] <= HT[0]):
             if t_arr[i] > until:
                 return FINISHED
-            S[NEXT_ARRIVAL] = i + 1
+            S[s.next_arrival] = i + 1
             if not route_hook:
-                _admit(CF, CI, XF, XI, WF, WI, HT, HI, Q, B, S, P, CAT, i, CI[i, RULE_ELIGIBLE] == 1)
+                _admit(st, i, CI[i, ci.rule_eligible] == 1)
                 continue
-            S[PEND_C] = i
-            SF[PEND_T] = t_arr[i]
-            V[0], V[1], V[2], V[3] = i, t_arr[i], CI[i, CATEGORY], CI[i, RULE_ELIGIBLE]
-            V[4], V[5], V[6] = S[N_QUEUED], WI[HELD].sum(), WI[ONLINE].sum()
+            S[s.pend_c] = i
+            SF[sf.pend_t] = t_arr[i]
+            V[av.chat], V[av.time_s], V[av.category] = i, t_arr[i], CI[i, ci.category]
+            V[av.rule_eligible] = CI[i, ci.rule_eligible]
+            V[av.queue], V[av.held], V[av.online] = S[s.n_queued], WI[wi.held].sum(), WI[wi.online].sum()
+            V[av.u] = CF[i, cf.u_route]
             return ROUTE
-        if S[HEAP_N] == 0:
+        if S[s.heap_n] == 0:
             return FINISHED
         if HT[0] > until:
             return FINISHED
-        t, kind, c = _pop(HT, HI, S)
-        if kind == ROUND:
-            if XI[c, MODE] == HUMAN:
-                _human_round(CF, XF, XI, WF, WI, HT, HI, B, S, P, c, t)
-            elif _ai_round(CF, CI, XF, XI, WF, WI, HT, HI, B, S, SF, P, CAT, V, c, t):
-                return TAKEOVER
-        elif kind == END:
-            _finish(CF, CI, XF, XI, WF, WI, HT, HI, Q, B, FIN, S, P, CAT, c, t)
-        elif kind == RENEGE:
-            if XI[c, MODE] == QUEUED:
-                S[N_QUEUED] -= 1
-                XI[c, ABANDONED] = 1
-                _finish(CF, CI, XF, XI, WF, WI, HT, HI, Q, B, FIN, S, P, CAT, c, t)
-        elif kind == SHIFT_ON:
-            WI[ONLINE, c] = 1
-            _drain_queue(CF, CI, XF, XI, WF, WI, HT, HI, Q, B, S, P, CAT, t)
-        else:
-            WI[ONLINE, c] = 0
+        if _event(st):
+            return TAKEOVER
+
+
+@njit(cache=True, inline="always")
+def _event(st):
+    """Run the next event of the heap; True when it makes the supervisor's decision due."""
+    XI, WI, S = st.XI, st.WI, st.S
+    t, kind, c = _pop(st)
+    if kind == ROUND:
+        if XI[c, xi.mode] == HUMAN:
+            _human_round(st, c, t)
+        elif _ai_round(st, c, t):
+            return True
+    elif kind == END:
+        _finish(st, c, t)
+    elif kind == RENEGE:
+        if XI[c, xi.mode] == QUEUED:
+            S[s.n_queued] -= 1
+            XI[c, xi.abandoned] = 1
+            _finish(st, c, t)
+    elif kind == SHIFT_ON:
+        WI[wi.online, c] = 1
+        _drain_queue(st, t)
+    elif kind == SHIFT_OFF:
+        WI[wi.online, c] = 0
+    else:
+        raise RuntimeError("unknown event kind")
+    return False
 
 
 @njit(cache=True)
-def resume(CF, CI, XF, XI, WF, WI, HT, HI, Q, B, FIN, S, SF, P, CAT, kind, action):
+def resume(st, kind, action):
     """Apply the pending decision: eligible (``kind == ROUTE``) or take over (``TAKEOVER``).
 
     A takeover the worker cannot take (``supervisor.max_hand_chats`` chats by hand) is ignored.
     """
-    c, t = S[PEND_C], SF[PEND_T]
+    XI, WI, S, SF, P = st.XI, st.WI, st.S, st.SF, st.P
+    c, t = S[s.pend_c], SF[sf.pend_t]
     if kind == ROUTE:
-        _admit(CF, CI, XF, XI, WF, WI, HT, HI, Q, B, S, P, CAT, c, action)
-        return
-    w = XI[c, WORKER]
-    if action and WI[HELD, w] - WI[AI_HELD, w] < P[MAX_HAND]:
-        _escalate(CF, CI, XF, XI, WF, WI, HT, HI, S, P, CAT, c, t, HUMAN_INIT)
+        _admit(st, c, action)
+    elif kind == TAKEOVER:
+        w = XI[c, xi.worker]
+        if action and WI[wi.held, w] - WI[wi.ai_held, w] < P[p.max_hand_chats]:
+            _escalate(st, c, t, HUMAN_INIT)
+        else:
+            push(st, t + P[p.customer_reply_s] * SF[sf.next_customer], ROUND, c)
     else:
-        push(HT, HI, S, t + P[CUST_S] * SF[NEXT_CUSTOMER], ROUND, c)
+        raise RuntimeError("unknown decision kind")
 
 
 # ----------------------------------------------------------------- arrivals and queue
 @njit(cache=True)
-def _admit(CF, CI, XF, XI, WF, WI, HT, HI, Q, B, S, P, CAT, c, eligible):
-    t = CF[c, T]
-    XI[c, ELIGIBLE] = 1 if eligible else 0
-    w = _free_worker(WI, S, P)
+def _admit(st, c, eligible):
+    CF, XI, Q, S = st.CF, st.XI, st.Q, st.S
+    t = CF[c, cf.t]
+    XI[c, xi.eligible] = 1 if eligible else 0
+    w = _free_worker(st)
     if w < 0:
-        Q[S[Q_TAIL]] = c
-        S[Q_TAIL] += 1
-        S[N_QUEUED] += 1
-        push(HT, HI, S, t + CF[c, PATIENCE], RENEGE, c)
+        Q[S[s.q_tail]] = c
+        S[s.q_tail] += 1
+        S[s.n_queued] += 1
+        push(st, t + CF[c, cf.patience], RENEGE, c)
     else:
-        _assign(CF, CI, XF, XI, WF, WI, HT, HI, B, S, P, CAT, c, w, t)
+        _assign(st, c, w, t)
 
 
 @njit(cache=True, inline="always")
-def _free_worker(WI, S, P):
+def _free_worker(st):
     """The online worker with the fewest chats below the cap (round-robin ties), or -1."""
+    WI, S, P = st.WI, st.S, st.P
     nw = WI.shape[1]
-    best, best_h = -1, P[MAX_CONC]
-    w = S[RR]
+    best, best_h = -1, P[p.max_concurrency]
+    w = S[s.rr]
     for _ in range(nw):
-        if WI[ONLINE, w] and WI[HELD, w] < best_h:
-            best, best_h = w, WI[HELD, w]
+        if WI[wi.online, w] and WI[wi.held, w] < best_h:
+            best, best_h = w, WI[wi.held, w]
         w = w + 1 if w + 1 < nw else 0
     if best >= 0:
-        S[RR] = best + 1 if best + 1 < nw else 0
+        S[s.rr] = best + 1 if best + 1 < nw else 0
     return best
 
 
 @njit(cache=True)
-def _drain_queue(CF, CI, XF, XI, WF, WI, HT, HI, Q, B, S, P, CAT, t):
-    while S[Q_HEAD] < S[Q_TAIL]:
-        c = Q[S[Q_HEAD]]
-        if XI[c, MODE] != QUEUED:  # left while waiting (skipped lazily)
-            S[Q_HEAD] += 1
+def _drain_queue(st, t):
+    XI, Q, S = st.XI, st.Q, st.S
+    while S[s.q_head] < S[s.q_tail]:
+        c = Q[S[s.q_head]]
+        if XI[c, xi.mode] != QUEUED:  # left while waiting (skipped lazily)
+            S[s.q_head] += 1
             continue
-        w = _free_worker(WI, S, P)
+        w = _free_worker(st)
         if w < 0:
             return
-        S[N_QUEUED] -= 1
-        S[Q_HEAD] += 1
-        _assign(CF, CI, XF, XI, WF, WI, HT, HI, B, S, P, CAT, c, w, t)
+        S[s.n_queued] -= 1
+        S[s.q_head] += 1
+        _assign(st, c, w, t)
 
 
 @njit(cache=True)
-def _assign(CF, CI, XF, XI, WF, WI, HT, HI, B, S, P, CAT, c, w, t):
-    XI[c, WORKER] = w
-    XF[c, ASSIGN_T] = t
-    WI[HELD, w] += 1
-    XF[c, HELD_SUM] += WI[HELD, w]
-    if not P[ROUNDS_MODEL]:
-        XI[c, MODE] = HUMAN
-        XF[c, FIRST_REPLY_T] = t
-        push(HT, HI, S, t + B[_row(S), 8] / P[SERVICE_RATE], END, c)
+def _assign(st, c, w, t):
+    CF, CI, XF, XI, WI, B, P, CAT = st.CF, st.CI, st.XF, st.XI, st.WI, st.B, st.P, st.CAT
+    XI[c, xi.worker] = w
+    XF[c, xf.assign_t] = t
+    WI[wi.held, w] += 1
+    XF[c, xf.held_sum] += WI[wi.held, w]
+    if not P[p.rounds_model]:
+        XI[c, xi.mode] = HUMAN
+        XF[c, xf.first_reply_t] = t
+        push(st, t + B[_row(st), 8] / P[p.service_rate], END, c)
         return
-    wait_min = (t - CF[c, T]) / 60.0
-    if P[EMOTION_ON]:
-        f = XF[c, F] = XF[c, F] + P[QUEUE_PER_MIN] * wait_min
-        if f > XF[c, F_PEAK]:
-            XF[c, F_PEAK] = f
-    if XI[c, ELIGIBLE] and WI[TREATED, w] and CF[c, T] >= P[POST_START]:
-        XI[c, ROUTED_AI] = 1
-        XI[c, MODE] = AI
-        WI[AI_HELD, w] += 1
-        _set_attention(XF, WF, c, w, P[MON_ATT])
-        push(HT, HI, S, t, ROUND, c)
+    wait_min = (t - CF[c, cf.t]) / 60.0
+    if P[p.emotion_on]:
+        f = XF[c, xf.f] = XF[c, xf.f] + P[p.queue_per_min] * wait_min
+        if f > XF[c, xf.f_peak]:
+            XF[c, xf.f_peak] = f
+    if XI[c, xi.eligible] and WI[wi.treated, w] and CF[c, cf.t] >= P[p.post_start]:
+        XI[c, xi.routed_ai] = 1
+        XI[c, xi.mode] = AI
+        WI[wi.ai_held, w] += 1
+        _set_attention(st, c, w, P[p.monitoring_attention])
+        push(st, t, ROUND, c)
     else:
-        cat = CI[c, CATEGORY]
-        _start_human(XF, XI, WF, HT, HI, S, c, w, t, 1.0, CF[c, WORK], CAT[CAT_ATTENTION, cat])
+        k = CI[c, ci.category]
+        _start_human(st, c, w, t, 1.0, CF[c, cf.work], CAT[cat.attention, k])
 
 
 @njit(cache=True, inline="always")
-def _set_attention(XF, WF, c, w, a):
-    WF[ATT_LOAD, w] += a - XF[c, ATT]
-    XF[c, ATT] = a
+def _set_attention(st, c, w, a):
+    XF, WF = st.XF, st.WF
+    WF[wf.att_load, w] += a - XF[c, xf.att]
+    XF[c, xf.att] = a
 
 
 # ----------------------------------------------------------------- human handling
 @njit(cache=True, inline="always")
-def _start_human(XF, XI, WF, HT, HI, S, c, w, t, effort, work, attention):
-    XI[c, MODE] = HUMAN
-    XF[c, NEED] = work
-    XF[c, PROGRESS] = 0.0
-    XF[c, EFFORT] = effort
-    _set_attention(XF, WF, c, w, attention)
-    push(HT, HI, S, t, ROUND, c)
+def _start_human(st, c, w, t, effort, work, attention):
+    XF, XI = st.XF, st.XI
+    XI[c, xi.mode] = HUMAN
+    XF[c, xf.need] = work
+    XF[c, xf.progress] = 0.0
+    XF[c, xf.effort] = effort
+    _set_attention(st, c, w, attention)
+    push(st, t, ROUND, c)
 
 
 @njit(cache=True, inline="always")
-def _human_round(CF, XF, XI, WF, WI, HT, HI, B, S, P, c, t):
+def _human_round(st, c, t):
     """One round of a human-handled chat: the customer's message and the worker's reply."""
-    r = _row(S)
+    XF, XI, WF, WI, B, P = st.XF, st.XI, st.WF, st.WI, st.B, st.P
+    r = _row(st)
     zl, zf, u_sw, u_rep, u_pro, u_ab = B[r, 0], B[r, 1], B[r, 2], B[r, 3], B[r, 4], B[r, 5]
     u_msg, u_emp, e1, e2 = B[r, 6], B[r, 7], B[r, 8], B[r, 9]
-    w, e = XI[c, WORKER], XF[c, EFFORT]
-    held = WI[HELD, w]
+    w, e = XI[c, xi.worker], XF[c, xf.effort]
+    held = WI[wi.held, w]
     # one customer message per round; rounds, customer messages and the count behind the mean
     # concurrency are derived from human_rounds and ai_rounds when the records are built
-    XI[c, HUMAN_ROUNDS] += 1
-    n_human = XI[c, HUMAN_ROUNDS]
-    XF[c, HELD_SUM] += held
-    answered = u_rep < P[REPLY_BASE] + (1.0 - P[REPLY_BASE]) * e
+    XI[c, xi.human_rounds] += 1
+    n_human = XI[c, xi.human_rounds]
+    XF[c, xf.held_sum] += held
+    answered = u_rep < P[p.reply_base] + (1.0 - P[p.reply_base]) * e
     if answered:
         # switch-aways: Poisson in the attention the worker's other chats demand
-        lam = P[SWITCH_RATE] * (WF[ATT_LOAD, w] - XF[c, ATT])
-        k, p = 0, math.exp(-lam)
-        cdf = p
+        lam = P[p.switch_rate] * (WF[wf.att_load, w] - XF[c, xf.att])
+        k, pk = 0, math.exp(-lam)
+        cdf = pk
         while u_sw > cdf and k < 50:
             k += 1
-            p *= lam / k
-            cdf += p
-        away = P[AWAY] * k * e1 if k else 0.0
+            pk *= lam / k
+            cdf += pk
+        away = P[p.away_s] * k * e1 if k else 0.0
         if k:
-            XI[c, SWITCHES] += k
-            XF[c, AWAY_S] += away
-        slow = e ** -P[LAG_EXP] if e != 1.0 else 1.0  # disengaged workers reply later
-        lag = (P[LAG_S] * WF[SPEED, w] * (1.0 + P[SLOWDOWN] * (held - 1)) * slow
-               * math.exp(P[LAG_SD] * zl + P[LAG_MU]) + away)  # fmt: skip
+            XI[c, xi.switches] += k
+            XF[c, xf.away_s] += away
+        slow = e ** -P[p.lag_exponent] if e != 1.0 else 1.0  # disengaged workers reply later
+        lag = (P[p.reply_lag_s] * WF[wf.speed, w] * (1.0 + P[p.slowdown] * (held - 1)) * slow
+               * math.exp(P[p.lag_sd] * zl + P[p.lag_mu]) + away)  # fmt: skip
         t_reply = t + lag
-        if XI[c, WORKER_ROUNDS] == 0 and math.isnan(XF[c, FIRST_REPLY_T]):  # the first reply
-            XF[c, FIRST_REPLY_T] = t_reply
-        XI[c, WORKER_ROUNDS] += 1
-        XI[c, MSG_WORKER] += 2 if u_msg < P[EXTRA_MSG] * e else 1
-        XF[c, LAG_SUM] += lag
-        if u_emp < WF[EMPATHY, w]:
-            XI[c, EMPATHETIC] += 1
-        if u_pro < P[PRO_BASE] * e:
-            XI[c, PROACTIVE] += 1
+        if XI[c, xi.worker_rounds] == 0 and math.isnan(XF[c, xf.first_reply_t]):  # the first reply
+            XF[c, xf.first_reply_t] = t_reply
+        XI[c, xi.worker_rounds] += 1
+        XI[c, xi.msg_worker] += 2 if u_msg < P[p.extra_message] * e else 1
+        XF[c, xf.lag_sum] += lag
+        if u_emp < WF[wf.empathy, w]:
+            XI[c, xi.empathetic] += 1
+        if u_pro < P[p.proactive_base] * e:
+            XI[c, xi.proactive] += 1
             gain = 1.0
         else:
-            gain = P[PASSIVE]
+            gain = P[p.passive_progress]
         waited = lag
     else:  # unanswered: the customer nudges after a while
-        waited = P[NUDGE_S] * e2
+        waited = P[p.nudge_s] * e2
         t_reply = t + waited
         gain = 0.0
-    XF[c, PROGRESS] += gain
-    if P[EMOTION_ON]:
-        excess = waited - P[LAG_EXPECT]
-        drive = (P[LAG_PER_MIN] * excess / 60.0 if excess > 0.0 else 0.0) - P[RELIEF] * gain
-        _set_f(XF, c, XF[c, F] * P[DECAY] + drive + P[NOISE] * zf)
-    f = XF[c, F]
-    if u_ab < P[HAZARD_BASE] + P[HAZARD_SLOPE] * (f if f > 0.0 else 0.0) or n_human >= P[MAX_ROUNDS]:
-        _leave(CF, XI, HT, HI, S, P, c, t_reply)
-    elif XF[c, PROGRESS] >= XF[c, NEED]:
-        push(HT, HI, S, t_reply + P[CLOSE_S], END, c)
+    XF[c, xf.progress] += gain
+    if P[p.emotion_on]:
+        excess = waited - P[p.lag_expect_s]
+        drive = (P[p.lag_per_min] * excess / 60.0 if excess > 0.0 else 0.0) - P[p.progress_relief] * gain
+        _set_f(st, c, XF[c, xf.f] * P[p.decay] + drive + P[p.noise_sd] * zf)
+    f = XF[c, xf.f]
+    if u_ab < P[p.hazard_base] + P[p.hazard_slope] * (f if f > 0.0 else 0.0) or n_human >= P[p.max_rounds]:
+        _leave(st, c, t_reply)
+    elif XF[c, xf.progress] >= XF[c, xf.need]:
+        push(st, t_reply + P[p.close_s], END, c)
     else:  # the customer answers the reply, or the nudge is their next message
-        push(HT, HI, S, t_reply + P[CUST_S] * e2 if answered else t_reply, ROUND, c)
+        push(st, t_reply + P[p.customer_reply_s] * e2 if answered else t_reply, ROUND, c)
 
 
 @njit(cache=True, inline="always")
-def _set_f(XF, c, f):
-    XF[c, F] = f
-    if f > XF[c, F_PEAK]:
-        XF[c, F_PEAK] = f
+def _set_f(st, c, f):
+    XF = st.XF
+    XF[c, xf.f] = f
+    if f > XF[c, xf.f_peak]:
+        XF[c, xf.f_peak] = f
 
 
 @njit(cache=True, inline="always")
-def _leave(CF, XI, HT, HI, S, P, c, t):
-    XI[c, ABANDONED] = 1
-    silent = CF[c, U_SILENT] < P[SILENT_SHARE]
-    push(HT, HI, S, t + (P[SILENT_TIMEOUT] if silent else 0.0), END, c)
-    XI[c, MODE] = DONE  # no further rounds; END closes the record
+def _leave(st, c, t):
+    CF, XI, P = st.CF, st.XI, st.P
+    XI[c, xi.abandoned] = 1
+    silent = CF[c, cf.u_silent] < P[p.silent_share]
+    push(st, t + (P[p.silent_timeout_s] if silent else 0.0), END, c)
+    XI[c, xi.mode] = DONE  # no further rounds; END closes the record
 
 
 # ----------------------------------------------------------------- AI handling
 @njit(cache=True)
-def _ai_round(CF, CI, XF, XI, WF, WI, HT, HI, B, S, SF, P, CAT, V, c, t):
+def _ai_round(st, c, t):
     """One AI round; True when the supervisor's decision is due (its view is in ``V``)."""
-    r = _row(S)
+    CF, CI, XF, XI, WI, B, S, SF, P, V = st.CF, st.CI, st.XF, st.XI, st.WI, st.B, st.S, st.SF, st.P, st.V
+    r = _row(st)
     zl, zf, u_bad, u_sup, u_conf, u_ab, e2 = B[r, 0], B[r, 1], B[r, 2], B[r, 3], B[r, 4], B[r, 5], B[r, 9]
-    XI[c, AI_ROUNDS] += 1
-    n = XI[c, AI_ROUNDS]
-    XI[c, MSG_AI] += 1
-    w = XI[c, WORKER]
-    XF[c, HELD_SUM] += WI[HELD, w]
-    t_reply = t + P[AI_REPLY_S]
-    if math.isnan(XF[c, FIRST_REPLY_T]):
-        XF[c, FIRST_REPLY_T] = t_reply
-    solvable = CI[c, SOLVABLE] == 1
-    on_track = solvable and not CI[c, MISREAD]
-    drive = -P[RELIEF] * P[AI_PROGRESS] if on_track else (P[MISREAD_FRUS] if solvable else P[LOOP_FRUS])
-    if P[EMOTION_ON]:
-        drive += P[FRUS_JUMP] if u_bad < P[FRUS_REPLY] else 0.0
-        _set_f(XF, c, XF[c, F] * P[DECAY] + drive + P[NOISE] * zf)
-    reading = -XF[c, F] + P[SENT_NOISE] * zl
-    trend = reading - XF[c, READING] if n > 1 else 0.0
-    XF[c, READING] = reading
-    low = XI[c, LOW_RUN] = XI[c, LOW_RUN] + 1 if reading < -P[EMO_THRESHOLD] else 0
-    if on_track and n >= CI[c, AI_NEED]:
-        XI[c, RESOLVED] = 1 if CF[c, U_RESOLVE] < P[RES_QUALITY] else 0
-        push(HT, HI, S, t_reply + P[CLOSE_S], END, c)
-        XI[c, MODE] = DONE
-    elif (P[TECHNICAL_ON] and not solvable and n >= CI[c, TECH_ROUND]) or n >= P[AI_MAX_ROUNDS]:
-        _escalate(CF, CI, XF, XI, WF, WI, HT, HI, S, P, CAT, c, t_reply, TECHNICAL)
-    elif P[EMOTIONAL_ON] and low >= P[EMO_ROUNDS]:
-        _escalate(CF, CI, XF, XI, WF, WI, HT, HI, S, P, CAT, c, t_reply, EMOTIONAL)
-    elif u_ab < P[HAZARD_BASE] + P[HAZARD_SLOPE] * max(0.0, XF[c, F]):
-        _leave(CF, XI, HT, HI, S, P, c, t_reply)
+    XI[c, xi.ai_rounds] += 1
+    n = XI[c, xi.ai_rounds]
+    XI[c, xi.msg_ai] += 1
+    w = XI[c, xi.worker]
+    XF[c, xf.held_sum] += WI[wi.held, w]
+    t_reply = t + P[p.ai_reply_s]
+    if math.isnan(XF[c, xf.first_reply_t]):
+        XF[c, xf.first_reply_t] = t_reply
+    solvable = CI[c, ci.solvable] == 1
+    on_track = solvable and not CI[c, ci.misread]
+    if on_track:
+        drive = -P[p.progress_relief] * P[p.ai_progress]
     else:
-        gap = P[CONF_GAP] if solvable else -P[CONF_GAP]
-        conf = min(1.0, max(0.0, 0.5 + gap + P[CONF_NOISE] * (u_conf - 0.5)))
-        S[PEND_C] = c
-        SF[PEND_T] = t_reply
-        SF[NEXT_CUSTOMER] = e2
-        held, ai_held = WI[HELD, w], WI[AI_HELD, w]
-        V[0], V[1], V[2], V[3], V[4], V[5], V[6] = c, w, t_reply, t_reply - CF[c, T], n, reading, trend
-        V[7], V[8], V[9], V[10], V[11] = conf, CI[c, CATEGORY], held, ai_held, S[N_QUEUED]
-        V[12], V[13] = 1.0 if held - ai_held < P[MAX_HAND] else 0.0, u_sup
+        drive = P[p.misread_frustration] if solvable else P[p.loop_frustration]
+    if P[p.emotion_on]:
+        drive += P[p.frustrating_jump] if u_bad < P[p.frustrating_reply] else 0.0
+        _set_f(st, c, XF[c, xf.f] * P[p.decay] + drive + P[p.noise_sd] * zf)
+    reading = -XF[c, xf.f] + P[p.sentiment_noise] * zl
+    trend = reading - XF[c, xf.reading] if n > 1 else 0.0
+    XF[c, xf.reading] = reading
+    low = XI[c, xi.low_run] = XI[c, xi.low_run] + 1 if reading < -P[p.emotional_threshold] else 0
+    if on_track and n >= CI[c, ci.ai_need]:
+        XI[c, xi.resolved] = 1 if CF[c, cf.u_resolve] < P[p.resolution_quality] else 0
+        push(st, t_reply + P[p.close_s], END, c)
+        XI[c, xi.mode] = DONE
+    elif (P[p.technical] and not solvable and n >= CI[c, ci.tech_round]) or n >= P[p.ai_max_rounds]:
+        _escalate(st, c, t_reply, TECHNICAL)
+    elif P[p.emotional] and low >= P[p.emotional_rounds]:
+        _escalate(st, c, t_reply, EMOTIONAL)
+    elif u_ab < P[p.hazard_base] + P[p.hazard_slope] * max(0.0, XF[c, xf.f]):
+        _leave(st, c, t_reply)
+    else:
+        gap = P[p.confidence_gap] if solvable else -P[p.confidence_gap]
+        conf = min(1.0, max(0.0, 0.5 + gap + P[p.confidence_noise] * (u_conf - 0.5)))
+        S[s.pend_c] = c
+        SF[sf.pend_t] = t_reply
+        SF[sf.next_customer] = e2
+        held, ai_held = WI[wi.held, w], WI[wi.ai_held, w]
+        V[rv.chat], V[rv.worker], V[rv.time_s], V[rv.elapsed_s] = c, w, t_reply, t_reply - CF[c, cf.t]
+        V[rv.rounds], V[rv.reading], V[rv.trend], V[rv.confidence] = n, reading, trend, conf
+        V[rv.category], V[rv.held], V[rv.ai_held], V[rv.queue] = CI[c, ci.category], held, ai_held, S[s.n_queued]
+        V[rv.can_takeover], V[rv.u] = 1.0 if held - ai_held < P[p.max_hand_chats] else 0.0, u_sup
         return True
     return False
 
 
 @njit(cache=True)
-def _escalate(CF, CI, XF, XI, WF, WI, HT, HI, S, P, CAT, c, t, kind):
-    f, n = XF[c, F], XI[c, AI_ROUNDS]
-    w = XI[c, WORKER]
-    WI[AI_HELD, w] -= 1
-    XI[c, ESCALATION] = kind
-    XF[c, TAKEOVER_T] = t - CF[c, T]
-    XI[c, TAKEOVER_ROUND] = n
-    XF[c, F_TAKEOVER] = f
-    late = max(0.0, n - P[LATE_GRACE])
-    excess = max(0.0, f - P[FRUS_GRACE])
-    effort = max(P[EFFORT_FLOOR], math.exp(-P[FRUS_SLOPE] * excess - P[LATE_SLOPE] * late))
-    work = CF[c, WORK] * CAT[CAT_HANDOFF, CI[c, CATEGORY]] * effort ** P[SCOPE_EXP]  # disengaged: less done
-    _start_human(XF, XI, WF, HT, HI, S, c, w, t + P[HANDOFF_READ], effort, work, P[ESC_ATT])
+def _escalate(st, c, t, kind):
+    CF, CI, XF, XI, WI, P, CAT = st.CF, st.CI, st.XF, st.XI, st.WI, st.P, st.CAT
+    f, n = XF[c, xf.f], XI[c, xi.ai_rounds]
+    w = XI[c, xi.worker]
+    WI[wi.ai_held, w] -= 1
+    XI[c, xi.escalation] = kind
+    XF[c, xf.takeover_t] = t - CF[c, cf.t]
+    XI[c, xi.takeover_round] = n
+    XF[c, xf.f_takeover] = f
+    late = max(0.0, n - P[p.lateness_grace_rounds])
+    excess = max(0.0, f - P[p.frustration_grace])
+    effort = max(P[p.effort_floor], math.exp(-P[p.frustration_slope] * excess - P[p.lateness_slope] * late))
+    # disengaged: less done
+    work = CF[c, cf.work] * CAT[cat.handoff_work, CI[c, ci.category]] * effort ** P[p.scope_exponent]
+    _start_human(st, c, w, t + P[p.handoff_read_s], effort, work, P[p.escalated_attention])
 
 
 # ----------------------------------------------------------------- endings
 @njit(cache=True)
-def _finish(CF, CI, XF, XI, WF, WI, HT, HI, Q, B, FIN, S, P, CAT, c, t):
+def _finish(st, c, t):
     """A chat's last reply is in: settle resolution, emotion, rating and retrial."""
-    if not P[ROUNDS_MODEL]:
-        XI[c, RESOLVED] = 1 - XI[c, ABANDONED]
-        _close(CF, CI, XF, XI, WF, WI, HT, HI, Q, B, FIN, S, P, CAT, c, t)
+    CF, CI, XF, XI, WF, P, CAT = st.CF, st.CI, st.XF, st.XI, st.WF, st.P, st.CAT
+    if not P[p.rounds_model]:
+        XI[c, xi.resolved] = 1 - XI[c, xi.abandoned]
+        _close(st, c, t)
         return
-    if XI[c, HUMAN_ROUNDS] and not XI[c, ABANDONED]:
-        p = P[RESOLVE_BASE] + WF[SKILL, XI[c, WORKER]] - P[RESOLVE_EFFORT] * (1.0 - XF[c, EFFORT])
-        if XI[c, ESCALATION]:  # the human starts from the AI's transcript
-            p += CAT[CAT_CONTEXT, CI[c, CATEGORY]]
-        XI[c, RESOLVED] = 1 if CF[c, U_RESOLVE] < p else 0
-    if P[EMOTION_ON] and XI[c, RESOLVED]:
-        XF[c, F] -= P[RES_RELIEF]
-    f_end = XF[c, F]
-    ai_alone = XI[c, ROUTED_AI] == 1 and XI[c, ESCALATION] == NONE and XI[c, ABANDONED] == 0
-    peak = max(0.0, XF[c, F_PEAK])
-    sat = P[RATING_BASE] + P[RATING_RESOLVED] * XI[c, RESOLVED] - P[RATING_PEAK] * peak - P[RATING_END] * f_end
-    sat += P[RATING_NOISE] * CF[c, Z_RATING] - P[STYLE_PENALTY] * (1.0 if ai_alone else 0.0)
-    satisfaction = XF[c, SATISFACTION] = min(5.0, max(1.0, np.rint(sat)))
-    if not XI[c, ABANDONED] and CF[c, U_RATE] < P[RATE_BASE] + P[RATE_FRUS] * max(0.0, f_end):
-        XI[c, RATED] = 1
-        XF[c, RATING] = satisfaction
-    unresolved = 1 - XI[c, RESOLVED]
-    p_retry = P[RETRIAL_BASE] + P[RETRIAL_UNRESOLVED] * unresolved + P[RETRIAL_FRUS] * max(0.0, f_end)
-    XI[c, RETRIAL] = 1 if CF[c, U_RETRIAL] < p_retry else 0
-    XF[c, F_END] = f_end
-    _close(CF, CI, XF, XI, WF, WI, HT, HI, Q, B, FIN, S, P, CAT, c, t)
+    if XI[c, xi.human_rounds] and not XI[c, xi.abandoned]:
+        p_resolve = P[p.resolve_base] + WF[wf.skill, XI[c, xi.worker]] - P[p.resolve_effort] * (1.0 - XF[c, xf.effort])
+        if XI[c, xi.escalation]:  # the human starts from the AI's transcript
+            p_resolve += CAT[cat.handoff_resolve, CI[c, ci.category]]
+        XI[c, xi.resolved] = 1 if CF[c, cf.u_resolve] < p_resolve else 0
+    if P[p.emotion_on] and XI[c, xi.resolved]:
+        XF[c, xf.f] -= P[p.resolution_relief]
+    f_end = XF[c, xf.f]
+    ai_alone = XI[c, xi.routed_ai] == 1 and XI[c, xi.escalation] == NONE and XI[c, xi.abandoned] == 0
+    peak = max(0.0, XF[c, xf.f_peak])
+    sat = (P[p.rating_base] + P[p.rating_resolved] * XI[c, xi.resolved] - P[p.rating_peak] * peak
+           - P[p.rating_end] * f_end)  # fmt: skip
+    sat += P[p.rating_noise] * CF[c, cf.z_rating] - P[p.style_penalty] * (1.0 if ai_alone else 0.0)
+    satisfaction = XF[c, xf.satisfaction] = min(5.0, max(1.0, np.rint(sat)))
+    if not XI[c, xi.abandoned] and CF[c, cf.u_rate] < P[p.rate_base] + P[p.rate_frustration] * max(0.0, f_end):
+        XI[c, xi.rated] = 1
+        XF[c, xf.rating] = satisfaction
+    unresolved = 1 - XI[c, xi.resolved]
+    p_retry = P[p.retrial_base] + P[p.retrial_unresolved] * unresolved + P[p.retrial_frustration] * max(0.0, f_end)
+    XI[c, xi.retrial] = 1 if CF[c, cf.u_retrial] < p_retry else 0
+    XF[c, xf.f_end] = f_end
+    _close(st, c, t)
 
 
 @njit(cache=True)
-def _close(CF, CI, XF, XI, WF, WI, HT, HI, Q, B, FIN, S, P, CAT, c, t):
-    XF[c, END_T] = t
-    FIN[S[FIN_N]] = c
-    S[FIN_N] += 1
-    was_queued = XI[c, MODE] == QUEUED
-    XI[c, MODE] = DONE
+def _close(st, c, t):
+    XF, XI, WI, FIN, S = st.XF, st.XI, st.WI, st.FIN, st.S
+    XF[c, xf.end_t] = t
+    FIN[S[s.fin_n]] = c
+    S[s.fin_n] += 1
+    was_queued = XI[c, xi.mode] == QUEUED
+    XI[c, xi.mode] = DONE
     if was_queued:
         return
-    w = XI[c, WORKER]
-    WI[HELD, w] -= 1
-    if XI[c, ROUTED_AI] and XI[c, ESCALATION] == NONE:  # closed by or during the AI
-        WI[AI_HELD, w] -= 1
-    _set_attention(XF, WF, c, w, 0.0)
-    if WI[ONLINE, w]:
-        _drain_queue(CF, CI, XF, XI, WF, WI, HT, HI, Q, B, S, P, CAT, t)
+    w = XI[c, xi.worker]
+    WI[wi.held, w] -= 1
+    if XI[c, xi.routed_ai] and XI[c, xi.escalation] == NONE:  # closed by or during the AI
+        WI[wi.ai_held, w] -= 1
+    _set_attention(st, c, w, 0.0)
+    if WI[wi.online, w]:
+        _drain_queue(st, t)

@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 
 from hitl_env.config import Config
-from hitl_env.sim.hooks import PaperSupervisor, Router, Supervisor
+from hitl_env.sim.decisions import DECISIONS
+from hitl_env.sim.hooks import Router, Supervisor
 from hitl_env.sim.population import DAY_S, HOUR_S, draw_chats, draw_workers
 from hitl_env.sim.team import ESCALATIONS, TeamSim
 
@@ -29,12 +30,6 @@ class TeamJob:
     supervisor: Supervisor
 
 
-def default_supervisor(cfg: Config) -> PaperSupervisor:
-    """The paper's workers, parameterized by ``cfg.supervisor``."""
-    s = cfg.supervisor
-    return PaperSupervisor(s.base, s.sentiment_slope, s.sentiment_level)
-
-
 def team_jobs(
     cfg: Config, seed: int, router: Router | None = None, supervisor: Supervisor | None = None
 ) -> list[TeamJob]:
@@ -46,7 +41,7 @@ def team_jobs(
     root = np.random.SeedSequence(seed)
     worker_seed, *team_seeds = root.spawn(1 + _n_teams(cfg))
     workers = draw_workers(cfg, np.random.default_rng(worker_seed))
-    supervisor = supervisor or default_supervisor(cfg)
+    supervisor = supervisor or DECISIONS["takeover"].default_hook(cfg)
     size = cfg.experiment.team_size
     return [
         TeamJob(cfg, k, k * size, workers.take(slice(k * size, (k + 1) * size)), s, router, supervisor)
@@ -82,10 +77,10 @@ def build_team(job: TeamJob) -> TeamSim:
 def run_team(job: TeamJob) -> pd.DataFrame:
     """Simulate one team to the end and return its records."""
     sim = build_team(job)
-    if sim.run() is not None:  # PENDING is None: a hook that forgot its return lands here too
+    if sim.run() is not None:
         raise TypeError(
-            "a router or supervisor hook returned None (PENDING): route() and takeover() must return True or "
-            "False in simulate(); only TeamSim.run/decide lets you answer decisions yourself"
+            "a router or supervisor hook returned PENDING: route() and takeover() must return True or False in "
+            "simulate(); only TeamSim.run/decide lets you answer decisions yourself"
         )
     return team_records(sim, job)
 

@@ -12,22 +12,25 @@ from __future__ import annotations
 
 import math
 
+import numba
 import numpy as np
 
 from hitl_env.config import Config
 from hitl_env.sim import kernel as K
-from hitl_env.sim.hooks import PENDING, ArrivalView, RoundView, Router, Supervisor
+from hitl_env.sim.decisions import BY_CODE, DECISIONS
+from hitl_env.sim.hooks import PENDING, Router, Supervisor
 from hitl_env.sim.kernel import AI, DONE, EMOTIONAL, HUMAN, HUMAN_INIT, NONE, QUEUED, TECHNICAL  # noqa: F401
 from hitl_env.sim.population import DAY_S, Chats, Workers, shifts
 
 ESCALATIONS = ("none", "technical", "emotional", "human")
+"""The escalation types, by the code the records' ``escalation`` holds (``kernel.NONE`` ...)."""
 RECORD_FIELDS = (*K.INT_RECORDS, *K.FLOAT_RECORDS)
 """The per-chat record columns of :attr:`TeamSim.rec`."""
 BLOCK_ROWS = 4096
 
 
 def parameters(cfg: Config) -> np.ndarray:
-    """The config's numbers the event loop reads, in :data:`kernel.PARAMS` order."""
+    """The config's numbers the event loop reads, by name, in :data:`kernel.PARAMS` order."""
     sv, ef, em, ai, mon, pt, out = cfg.service, cfg.effort, cfg.emotion, cfg.ai, cfg.monitor, cfg.patience, cfg.outcome
     values = {
         "switch_rate": sv.switch_rate, "away_s": sv.away_s, "reply_lag_s": sv.reply_lag_s,
@@ -61,6 +64,8 @@ def parameters(cfg: Config) -> np.ndarray:
         # rows one event may take: a worker coming online can take max_concurrency queued chats
         "margin": sv.max_concurrency + 2,
     }  # fmt: skip
+    if values.keys() != set(K.PARAMS):
+        raise KeyError(f"parameters and kernel.PARAMS differ: {sorted(values.keys() ^ set(K.PARAMS))}")
     return np.array([float(values[k]) for k in K.PARAMS])
 
 
@@ -76,9 +81,9 @@ class TeamSim:
         supervisor: the takeover hook.
 
     Attributes:
+        state: the whole state (:class:`kernel.State`); assigning it rebinds the compiled loop.
         rec: the per-chat records, one array per :data:`RECORD_FIELDS` name (views of the
             state: they change as the simulation runs).
-        finished: chats closed so far, in order (consumers may clear it).
     """
 
     def __init__(
@@ -86,63 +91,81 @@ class TeamSim:
         router: Router | None, supervisor: Supervisor,
     ) -> None:  # fmt: skip
         self.cfg, self.workers, self.C, self.rng = cfg, workers, chats, rng
-        self.router, self.supervisor = router, supervisor
+        self.hooks = {"route": router, "takeover": supervisor}
         n, nw = len(chats), len(workers.speed)
         cats = list(cfg.categories.values())
         self.ai_allowed = np.array([c.ai_allowed for c in cats])  # a router's mask, as in Router-v2
-        # the AI's transcript saves human work only in categories within its scope (ai_solvable > 0)
-        self.CAT = np.array([
-            [c.eligible for c in cats],
-            [c.attention for c in cats],
-            [cfg.ai.handoff_work if c.ai_solvable > 0.0 else 1.0 for c in cats],
-            [cfg.ai.handoff_resolve if c.ai_solvable > 0.0 else 0.0 for c in cats],
-        ], dtype=float)  # fmt: skip
+        by_cat = {
+            "eligible": [c.eligible for c in cats],
+            "attention": [c.attention for c in cats],
+            # the AI's transcript saves human work only in categories within its scope (ai_solvable > 0)
+            "handoff_work": [cfg.ai.handoff_work if c.ai_solvable > 0.0 else 1.0 for c in cats],
+            "handoff_resolve": [cfg.ai.handoff_resolve if c.ai_solvable > 0.0 else 0.0 for c in cats],
+        }
+        CAT = np.array([by_cat[k] for k in K.CAT_FIELDS], dtype=float)
         C = chats
         # one row per chat (its fields share cache lines), one column per field
-        self.CF = np.column_stack([C.t, C.work, C.patience, C.u_silent, C.u_resolve, C.u_rate, C.z_rating, C.u_retrial])
-        rule = self.CAT[K.CAT_ELIGIBLE].astype(np.int64)[C.category]
-        self.CI = np.column_stack([C.category, C.solvable, C.misread, C.ai_need, C.tech_round, rule]).astype(np.int64)
-        self.XF = np.zeros((n, 5 + len(K.FLOAT_RECORDS)))
-        self.XF[:, K.F] = C.f0
-        unset = [K.ASSIGN_T, K.FIRST_REPLY_T, K.END_T, K.TAKEOVER_T, K.F_TAKEOVER, K.RATING, K.SATISFACTION]
-        self.XF[:, unset] = np.nan
-        self.XF[:, K.F_PEAK] = C.f0
-        self.XI = np.zeros((n, 2 + len(K.INT_RECORDS)), np.int64)
-        self.XI[:, K.MODE] = QUEUED
-        self.XI[:, K.TAKEOVER_ROUND] = -1
-        self.WF = np.array([workers.speed, workers.skill, workers.empathy, np.zeros(nw)])
-        self.WI = np.zeros((4, nw), np.int64)
-        self.WI[K.TREATED] = workers.treated
+        CF = np.column_stack([getattr(C, k) for k in K.CF_FIELDS])
+        rule = CAT[K.cat.eligible].astype(np.int64)[C.category]
+        ints = {"category": C.category, "solvable": C.solvable, "misread": C.misread, "ai_need": C.ai_need,
+                "tech_round": C.tech_round, "rule_eligible": rule}  # fmt: skip
+        CI = np.column_stack([ints[k] for k in K.CI_FIELDS]).astype(np.int64)
+        XF = np.zeros((n, len(K.XF_FIELDS)))
+        xf = K.xf
+        XF[:, xf.f] = C.f0
+        unset = [xf.assign_t, xf.first_reply_t, xf.end_t, xf.takeover_t, xf.f_takeover, xf.rating, xf.satisfaction]
+        XF[:, unset] = np.nan
+        XF[:, xf.f_peak] = C.f0
+        XI = np.zeros((n, len(K.XI_FIELDS)), np.int64)
+        XI[:, K.xi.mode] = QUEUED
+        XI[:, K.xi.takeover_round] = -1
+        rows = {"speed": workers.speed, "skill": workers.skill, "empathy": workers.empathy, "att_load": np.zeros(nw)}
+        WF = np.array([rows[k] for k in K.WF_FIELDS])
+        WI = np.zeros((len(K.WI_FIELDS), nw), np.int64)
+        WI[K.wi.treated] = workers.treated
         on, off = shifts(cfg, workers.shift_start_h)
         cap = 2 * n + 2 * on.size + 16  # per chat: a stale reneging time and one live event
-        self.HT, self.HI = np.zeros(cap), np.zeros((cap, 3), np.int64)
-        self.Q, self.FIN = np.zeros(n, np.int64), np.zeros(n, np.int64)
-        self.B = np.zeros((0, 10))
-        self.S, self.SF = np.zeros(10, np.int64), np.zeros(2)
-        self.P, self.V = parameters(cfg), np.zeros(K.V_SIZE)
-        self._bind_records()
+        self.state = K.State(
+            CF=CF, CI=CI, XF=XF, XI=XI, WF=WF, WI=WI, HT=np.zeros(cap), HI=np.zeros((cap, 3), np.int64),
+            Q=np.zeros(n, np.int64), B=np.zeros((0, 10)), FIN=np.zeros(n, np.int64),
+            S=np.zeros(len(K.S_FIELDS), np.int64), SF=np.zeros(len(K.SF_FIELDS)), P=parameters(cfg), CAT=CAT,
+            V=np.zeros(K.V_SIZE),
+        )  # fmt: skip
         self.t_arr, self.category = C.t, C.category
         self.pending: tuple[str, int, float] | None = None  # (kind, chat, time) of a decision awaiting decide()
-        self.finished: list[int] = []
-        for w in range(nw):
-            for a, b in zip(on[w].tolist(), off[w].tolist(), strict=True):
-                K.push(self.HT, self.HI, self.S, a, K.SHIFT_ON, w)
-                K.push(self.HT, self.HI, self.S, b, K.SHIFT_OFF, w)
+        self._finished: list[int] = []
+        K.schedule_shifts(self.state, on.astype(float), off.astype(float))
 
-    def _bind_records(self) -> None:
-        self.rec = {k: self.XI[:, i] for k, i in K.INT_RECORDS.items()}
-        self.rec.update({k: self.XF[:, i] for k, i in K.FLOAT_RECORDS.items()})
+    @property
+    def router(self) -> Router | None:
+        return self.hooks["route"]
+
+    @property
+    def supervisor(self) -> Supervisor:
+        return self.hooks["takeover"]
+
+    @property
+    def state(self) -> K.State:
+        return self._state
+
+    @state.setter
+    def state(self, state: K.State) -> None:
+        """Bind the state, its record views and the compiled loop's entry points for its types."""
+        self._state = state
+        self.rec = {k: state.XI[:, getattr(K.xi, k)] for k in K.INT_RECORDS}
+        self.rec.update({k: state.XF[:, getattr(K.xf, k)] for k in K.FLOAT_RECORDS})
+        st = numba.typeof(state)
+        # machine code for these types, called without numba's per-call type dispatch (half the call's cost)
+        self._advance = K.advance.compile((st, numba.float64, numba.boolean))
+        self._resume = K.resume.compile((st, numba.int64, numba.boolean))
 
     def __getstate__(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if k != "rec"}  # views: rebound on load
+        drop = {"rec", "_advance", "_resume"}  # views and machine code: rebound on load
+        return {k: v for k, v in self.__dict__.items() if k not in drop}
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
-        self._bind_records()
-
-    def _state(self) -> tuple:
-        return (self.CF, self.CI, self.XF, self.XI, self.WF, self.WI, self.HT, self.HI, self.Q, self.B,
-                self.FIN, self.S, self.SF, self.P, self.CAT)  # fmt: skip
+        self.state = self._state
 
     # ----------------------------------------------------------------- driving the loop
     def run(self, until: float = math.inf) -> tuple[str, object] | None:
@@ -150,37 +173,32 @@ class TeamSim:
 
         Returns:
             None when done (or at ``until``); else ``(kind, view)`` with kind ``"route"`` or
-            ``"takeover"``, to be answered with :meth:`decide`.
+            ``"takeover"`` (:data:`~hitl_env.sim.decisions.DECISIONS`), to be answered with
+            :meth:`decide`.
         """
         if self.pending is not None:
             raise RuntimeError("a decision is pending: call decide() first")
-        state, V = self._state(), self.V
-        hooked = self.router is not None
+        until, hooked = float(until), self.hooks["route"] is not None
         while True:
-            code = K.advance(*state, V, until, hooked)
+            code = self._advance(self._state, until, hooked)
             if code == K.REFILL:
                 self._refill()
-                state = self._state()
                 continue
             if code == K.FINISHED:
-                self._collect()
                 return None
-            v = V.tolist()
-            if code == K.ROUTE:
-                c = int(v[0])
-                view = ArrivalView(c, v[1], int(v[2]), bool(v[3]), int(v[4]), int(v[5]), int(v[6]), self.C.u_route[c])
-                action = self.router.route(view)  # type: ignore[union-attr]
-                kind = "route"
-            else:
-                view = RoundView(int(v[0]), int(v[1]), v[2], v[3], int(v[4]), v[5], v[6], v[7], int(v[8]), int(v[9]),
-                                 int(v[10]), int(v[11]), bool(v[12]), v[13])  # fmt: skip
-                action = self.supervisor.takeover(view)
-                kind = "takeover"
+            kind = BY_CODE[code]
+            view = kind.read(self._state.V.tolist())
+            action = getattr(self.hooks[kind.name], kind.method)(view)
+            c = int(self._state.S[K.s.pend_c])
+            if action is not PENDING and not isinstance(action, (bool, np.bool_)):
+                raise TypeError(
+                    f"the {kind.agent} hook {type(self.hooks[kind.name]).__name__}.{kind.method}() returned "
+                    f"{action!r}: it must return True, False or PENDING"
+                )
             if action is PENDING:
-                self.pending = (kind, int(self.S[K.PEND_C]), float(self.SF[K.PEND_T]))
-                self._collect()
-                return (kind, view)
-            K.resume(*state, code, self._allowed(kind, int(self.S[K.PEND_C]), action))
+                self.pending = (kind.name, c, float(self._state.SF[K.sf.pend_t]))
+                return (kind.name, view)
+            self._resume(self._state, code, self._allowed(kind.name, c, action))
 
     def decide(self, action: bool) -> None:
         """Answer the pending decision (eligible for ``route``, take over for ``takeover``).
@@ -191,7 +209,7 @@ class TeamSim:
         if self.pending is None:
             raise RuntimeError("no decision is pending")
         (kind, c, _), self.pending = self.pending, None
-        K.resume(*self._state(), K.ROUTE if kind == "route" else K.TAKEOVER, self._allowed(kind, c, action))
+        self._resume(self._state, DECISIONS[kind].code, self._allowed(kind, c, action))
 
     def _allowed(self, kind: str, c: int, action: bool) -> bool:
         """The action with the router's mask applied (Router-v2's ``ai_allowed`` mask)."""
@@ -199,61 +217,63 @@ class TeamSim:
 
     def _refill(self) -> None:
         """Put a new block of draws behind the rows left (rows are taken from the end)."""
-        r = self.rng
+        r, st = self.rng, self._state
         block = np.hstack(
             [r.standard_normal((BLOCK_ROWS, 2)), r.random((BLOCK_ROWS, 6)), r.standard_exponential((BLOCK_ROWS, 2))]
         )
-        left = self.S[K.B_LEFT]
-        self.B = np.vstack([block, self.B[:left]])
-        self.S[K.B_LEFT] = len(self.B)
+        left = st.S[K.s.b_left]
+        self._state = st._replace(B=np.vstack([block, st.B[:left]]))  # same types: the entry points still fit
+        self._state.S[K.s.b_left] = len(self._state.B)
 
-    def _collect(self) -> None:
-        n = self.S[K.FIN_N]
-        if n:
-            self.finished.extend(self.FIN[:n].tolist())
-            self.S[K.FIN_N] = 0
+    def take_finished(self) -> list[int]:
+        """The chats closed since the last call, in order (each is handed out once)."""
+        st = self._state
+        n = st.S[K.s.fin_n]
+        st.S[K.s.fin_n] = 0
+        return st.FIN[:n].tolist()
 
     # ----------------------------------------------------------------- state, read-only views
     @property
     def mode(self) -> np.ndarray:
         """Each chat's mode: ``HUMAN``, ``AI``, ``DONE`` or ``QUEUED`` (not yet arrived, or waiting)."""
-        return self.XI[:, K.MODE]
+        return self._state.XI[:, K.xi.mode]
 
     @property
     def need(self) -> np.ndarray:
         """Work units each human-handled chat needs before it closes."""
-        return self.XF[:, K.NEED]
+        return self._state.XF[:, K.xf.need]
 
     @property
     def reading(self) -> np.ndarray:
         """The latest sentiment reading of each AI chat."""
-        return self.XF[:, K.READING]
+        return self._state.XF[:, K.xf.reading]
 
     @property
     def held(self) -> list[int]:
         """Chats each worker holds (AI chats included)."""
-        return self.WI[K.HELD].tolist()
+        return self._state.WI[K.wi.held].tolist()
 
     @property
     def ai_held(self) -> list[int]:
         """Of those, the chats the AI is handling."""
-        return self.WI[K.AI_HELD].tolist()
+        return self._state.WI[K.wi.ai_held].tolist()
 
     @property
     def online(self) -> list[bool]:
-        return self.WI[K.ONLINE].astype(bool).tolist()
+        return self._state.WI[K.wi.online].astype(bool).tolist()
 
     @property
     def n_queued(self) -> int:
         """Chats waiting in the queue."""
-        return int(self.S[K.N_QUEUED])
+        return int(self._state.S[K.s.n_queued])
 
     @property
     def queue(self) -> list[int]:
         """The queue, FIFO; it may hold chats that already left (skipped when reached)."""
-        return self.Q[self.S[K.Q_HEAD] : self.S[K.Q_TAIL]].tolist()
+        S = self._state.S
+        return self._state.Q[S[K.s.q_head] : S[K.s.q_tail]].tolist()
 
     @property
     def next_arrival(self) -> int:
         """Index of the next chat to arrive."""
-        return int(self.S[K.NEXT_ARRIVAL])
+        return int(self._state.S[K.s.next_arrival])
