@@ -24,7 +24,7 @@ from pettingzoo.utils.wrappers import OrderEnforcingWrapper
 
 from hitl_env.config import Config
 from hitl_env.envs.base import Defer, build_episode, episode_settings
-from hitl_env.envs.observations import RouterObs, SupervisorObs
+from hitl_env.envs.observations import OBSERVATIONS
 from hitl_env.envs.render import RENDER_MODES, check_render_mode, render
 from hitl_env.rewards import COMPONENTS, scalarize, vector_reward
 from hitl_env.sim.team import TeamSim
@@ -46,7 +46,7 @@ class _Shift:
         self.cfg, self.rating, self.end_s = self.settings.cfg, self.settings.rating, self.settings.end_s
         self.weights = self.settings.weights
         start, length = self.settings.shift_start_s, self.settings.shift_s
-        self.models = {"route": RouterObs(self.cfg, start, length), "takeover": SupervisorObs(self.cfg, start, length)}
+        self.models = {kind: obs(self.cfg, start, length) for kind, obs in OBSERVATIONS.items()}
         self.n_workers = self.cfg.experiment.team_size
         self.agents = [ROUTER] + [supervisor_agent(w) for w in range(self.n_workers)]
         self.observation_spaces: dict[str, spaces.Dict] = {}
@@ -76,7 +76,9 @@ class _Shift:
         """The agent whose decision is due (the router in a shift without any decision)."""
         if self.decision is None or self.decision[0] == "route":
             return ROUTER
-        return supervisor_agent(self.decision[1].worker)
+        if self.decision[0] == "takeover":
+            return supervisor_agent(self.decision[1].worker)
+        raise ValueError(f"no agent of this env takes {self.decision[0]!r} decisions")
 
     def observe(self, agent: str) -> dict[str, np.ndarray]:
         """The due agent's observation and mask; zeros and the no-op mask ``[1, 0]`` for others."""

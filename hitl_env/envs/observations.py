@@ -90,3 +90,7 @@ class RouterObs(_Obs):
 
     def mask(self, v: ArrivalView) -> np.ndarray:
         return np.array([1, int(self.allowed[v.category])], np.int8)
+
+
+OBSERVATIONS: dict[str, type[_Obs]] = {"route": RouterObs, "takeover": SupervisorObs}
+"""The observation of each decision kind (:data:`hitl_env.sim.decisions.DECISIONS`), by its name."""
