@@ -63,7 +63,6 @@ import re
 import sys
 import time
 import warnings
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,10 +70,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+import train  # noqa: F401  (registers the shared-supervisor env, whose models decide takeovers)
+from agents.loading import MODEL_ENVS, is_model_spec, load
+from hitl_env.cli import finite_or_none
+from hitl_env.envs import ROUTER_ID, SUPERVISOR_ID
+from hitl_env.sim.team import ESCALATIONS
+
 PROG = "hitl-eval"
-ENV_IDS = {"supervisor": "hitl_env/Supervisor-v1", "router": "hitl_env/Router-v2"}
+ENV_IDS = {"supervisor": SUPERVISOR_ID, "router": ROUTER_ID}
 BASELINES = {"supervisor": "algorithm_only", "router": "rule_based"}
-ESC_NAMES = ("none", "technical", "emotional", "human")
 KPI_FIELDS = ("routed_ai", "end_t", "rating", "rated", "satisfaction", "retrial", "abandoned", "escalation",
               "takeover_round")  # fmt: skip
 """The record fields (``hitl_env.sim.team.RECORD_FIELDS``) the KPIs read."""
@@ -125,17 +129,13 @@ def split_specs(text: str) -> list[str]:
     pieces.append("".join(buf).strip())
     specs: list[str] = []
     for piece in filter(None, pieces):
-        if specs and ":" in specs[-1] and _CONTINUATION.match(piece) and not _is_model(piece):
+        if specs and ":" in specs[-1] and _CONTINUATION.match(piece) and not is_model_spec(piece):
             specs[-1] = f"{specs[-1]},{piece}"
         else:
             specs.append(piece)
     if not specs:
         raise EvalError("no policy given")
     return specs
-
-
-def _is_model(spec: str) -> bool:
-    return spec.endswith(".zip") or Path(spec).is_file()
 
 
 @dataclass
@@ -154,12 +154,12 @@ def env_of_spec(spec: str) -> str | None:
     import agents
     from agents.learned import run_info
 
-    if _is_model(spec):
+    if is_model_spec(spec):
         try:
             env_id = run_info(Path(spec)).get("env_id", "")
         except ValueError:
             return None
-        return next((k for k, v in ENV_IDS.items() if v == env_id), None)
+        return next((k for k, ids in MODEL_ENVS.items() if env_id in ids), None)
     name = spec.strip().partition(":")[0].strip()  # a bad parameter list is build_policy's to report
     kinds = {k for k, names in (("supervisor", agents.SUPERVISOR_POLICIES), ("router", agents.ROUTER_POLICIES))
              if name in names}  # fmt: skip
@@ -179,28 +179,11 @@ def infer_env(specs: list[str], given: str | None) -> str:
     return kinds.pop() if kinds else "supervisor"
 
 
-def build_policy(spec: str, cfg: Any, obs_shape: tuple[int, ...]) -> Any:
-    """The policy of a spec; heuristics with a ``config`` parameter read the run's config."""
-    import agents
-    from agents.learned import load_policy
-    from agents.registry import check_config
-
+def build_policy(kind: str, spec: str, cfg: Any) -> Any:
+    """The ``kind`` policy of a spec (:func:`agents.loading.load`)."""
     try:
-        if _is_model(spec):
-            policy = load_policy(spec)
-            want = tuple(policy.model.observation_space.shape)
-            if want != obs_shape:
-                raise EvalError(f"model {spec} expects observations of shape {want}, the env gives {obs_shape}")
-            return policy
-        name, params = agents.parse_spec(spec)
-        if "config" in agents.params_of(name) and "config" not in params:
-            params["config"] = cfg
-        policy = agents.make(name, **params)
-        check_config(policy, cfg)
-        return policy
-    except EvalError:
-        raise
-    except (ValueError, TypeError, KeyError, ImportError, OSError, zipfile.BadZipFile) as e:
+        return load(kind, spec, cfg)
+    except (ValueError, TypeError, KeyError, ImportError, OSError) as e:
         raise EvalError(f"policy {spec!r}: {e}") from e
 
 
@@ -227,7 +210,7 @@ def episode_kpis(rec: dict[str, list], t_arrival: list[float], env: str, rating:
         "worker_min": _mean(-comps[:, 2]) if len(idx) else math.nan,
         "retrial": _mean(r["retrial"][scored]),
         "abandonment": _mean(r["abandoned"][scored]),
-        **{f"esc_{name}": _mean(esc == k) for k, name in enumerate(ESC_NAMES)},
+        **{f"esc_{name}": _mean(esc == k) for k, name in enumerate(ESCALATIONS)},
         "takeover_round": _mean(r["takeover_round"][escalated]),
     }
     if env == "router":
@@ -319,17 +302,6 @@ def format_table(summary: pd.DataFrame, baseline: str) -> str:
         row.update({m: s.loc[(pol, m), "mean"] for m in (*TABLE, "ai_share") if (pol, m) in s.index})
         out.append(row)
     return pd.DataFrame(out).to_string(index=False, float_format=lambda v: f"{v:.3f}")
-
-
-def finite_or_none(x: Any) -> Any:
-    """``x`` with numpy scalars as Python ones and non-finite floats as None (JSON has no NaN)."""
-    if isinstance(x, dict):
-        return {k: finite_or_none(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [finite_or_none(v) for v in x]
-    if isinstance(x, np.generic):
-        x = x.item()
-    return None if isinstance(x, float) and not math.isfinite(x) else x
 
 
 # ----------------------------------------------------------------------------- command line
@@ -424,9 +396,9 @@ def entries_of(args: argparse.Namespace, kind: str, env: Any) -> tuple[list[Entr
     baseline = args.baseline or BASELINES[kind]
     if baseline not in specs:
         specs.insert(0, baseline)
-    cfg, shape = env.unwrapped.cfg, env.observation_space.shape
+    cfg = env.unwrapped.cfg
     return [
-        Entry(s, s, "learned" if _is_model(s) else "heuristic", build_policy(s, cfg, shape)) for s in specs
+        Entry(s, s, "learned" if is_model_spec(s) else "heuristic", build_policy(kind, s, cfg)) for s in specs
     ], baseline
 
 
@@ -459,7 +431,7 @@ def _main(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     if args.sweep_weights:
         sweep = pareto.parse_sweep(args.sweep_weights, args.train_config)
-        build = functools.partial(build_policy, cfg=env.unwrapped.cfg, obs_shape=env.observation_space.shape)
+        build = functools.partial(build_policy, kind, cfg=env.unwrapped.cfg)
         entries += pareto.train_weight_sweep(*sweep, train_env_sets(args), args.train_set, args.seed,
                                              args.out / "sweep", build, kind, quiet=args.quiet)  # fmt: skip
     curves = [] if args.no_plot or args.no_curves else pareto.curve_entries(kind, env.unwrapped.cfg)

@@ -13,6 +13,7 @@ import agents
 import hitl_env
 from agents.router import AI_ALLOWED, CATEGORY, RULE_ELIGIBLE, RuleBased
 from agents.supervisor import CAN_TAKEOVER, READING, ROUNDS
+from hitl_env.envs import ROUTER_ID, SUPERVISOR_ID
 from hitl_env.sim.hooks import PaperSupervisor, RoundView
 from hitl_env.sim.team import HUMAN_INIT
 
@@ -184,7 +185,7 @@ def run_checked(env: gym.Env, policy: agents.Policy, seed: int) -> list[tuple[np
 
 
 def test_supervisors_on_the_real_env_respect_masks_and_names() -> None:
-    env = gym.make("hitl_env/Supervisor-v1", overrides={"supervisor.max_hand_chats": 1})
+    env = gym.make(SUPERVISOR_ID, overrides={"supervisor.max_hand_chats": 1})
     assert env.observation_space.shape == (10 + len(CATEGORIES),)
     for name in agents.SUPERVISOR_POLICIES:
         policy = agents.make(name)
@@ -206,7 +207,7 @@ def test_supervisors_on_the_real_env_respect_masks_and_names() -> None:
 
 
 def test_routers_on_the_real_env_respect_masks_and_names() -> None:
-    env = gym.make("hitl_env/Router-v2", shift_hours=2.0)
+    env = gym.make(ROUTER_ID, shift_hours=2.0)
     assert env.observation_space.shape == (CATEGORY + len(CATEGORIES),)
     for name in agents.ROUTER_POLICIES:
         steps = run_checked(env, agents.make(name), seed=0)
@@ -272,7 +273,7 @@ def loses_to_random(figures: str) -> pytest.MarkDecorator:
     ],
 )
 def test_supervisor_heuristic_beats_random(name: str) -> None:
-    env_id = "hitl_env/Supervisor-v1"
+    env_id = SUPERVISOR_ID
     diff = returns(env_id, name, SUPERVISOR_SEEDS) - returns(env_id, "random", SUPERVISOR_SEEDS)
     low, high = paired_ci(diff)
     assert low > SUPERVISOR_MARGIN, f"{name} - random: mean {diff.mean():.2f}, 95% CI [{low:.2f}, {high:.2f}]"
@@ -288,7 +289,7 @@ def test_valuing_worker_time_turns_the_supervisor_ranking_around(name: str) -> N
     paper_workers +31.0 (24.6 to 37.5), sentiment_threshold +15.9 (10.6 to 21.3), rounds_threshold
     +11.8 (5.4 to 18.2), always_takeover -17.0 (-23.5 to -10.5).
     """
-    env_id, wt = "hitl_env/Supervisor-v1", 1.0
+    env_id, wt = SUPERVISOR_ID, 1.0
     base = returns(env_id, "random", SUPERVISOR_SEEDS, wt)
     low, high = paired_ci(returns(env_id, name, SUPERVISOR_SEEDS, wt) - base)
     assert low > SUPERVISOR_MARGIN, f"{name} - random at worker_time {wt}: 95% CI [{low:.2f}, {high:.2f}]"
@@ -300,7 +301,7 @@ def test_valuing_worker_time_turns_the_supervisor_ranking_around(name: str) -> N
 def test_router_heuristic_beats_random(name: str) -> None:
     # measured: rule_based and confidence_threshold (its default) -267.4, all_human -296.0, random
     # -400.3; diffs 132.9, CI [106.2, 159.5] and 104.3, CI [88.1, 120.5]
-    env_id = "hitl_env/Router-v2"
+    env_id = ROUTER_ID
     diff = returns(env_id, name, ROUTER_SEEDS) - returns(env_id, "random", ROUTER_SEEDS)
     low, high = paired_ci(diff)
     assert low > ROUTER_MARGIN, f"{name} - random: mean {diff.mean():.2f}, 95% CI [{low:.2f}, {high:.2f}]"
@@ -317,7 +318,7 @@ def test_no_router_beats_the_rule_by_keeping_unsolvable_chats_from_the_ai() -> N
     help either. Measured on these 20 paired seeds: -267.1 against -299.2, difference -32.1,
     95% CI [-45.1, -19.1].
     """
-    env = gym.make("hitl_env/Router-v2")
+    env = gym.make(ROUTER_ID)
     base = env.unwrapped
 
     class SolvableOnly(RuleBased):
@@ -328,7 +329,7 @@ def test_no_router_beats_the_rule_by_keeping_unsolvable_chats_from_the_ai() -> N
 
     seeds = range(20)
     oracle = np.array([agents.episode_return(env, SolvableOnly(), s) for s in seeds])
-    low, high = paired_ci(oracle - returns("hitl_env/Router-v2", "rule_based", seeds))
+    low, high = paired_ci(oracle - returns(ROUTER_ID, "rule_based", seeds))
     assert high < 0.0, f"the solvability oracle - rule_based: 95% CI [{low:.2f}, {high:.2f}]"
 
 
@@ -347,7 +348,7 @@ def test_the_rule_is_the_best_router_category_by_category(category: str) -> None
     under the rule; workers held 1.3 chats each on average against a cap of 5). So a learned
     router can at best match ``rule_based`` (see the README).
     """
-    env = gym.make("hitl_env/Router-v2")
+    env = gym.make(ROUTER_ID)
     flip = list(env.unwrapped.cfg.categories).index(category)
 
     class Flipped(RuleBased):
@@ -357,5 +358,5 @@ def test_the_rule_is_the_best_router_category_by_category(category: str) -> None
 
     seeds = range(30)
     flipped = np.array([agents.episode_return(env, Flipped(), s) for s in seeds])
-    low, high = paired_ci(flipped - returns("hitl_env/Router-v2", "rule_based", seeds))
+    low, high = paired_ci(flipped - returns(ROUTER_ID, "rule_based", seeds))
     assert high < 0.0, f"{category} flipped - rule_based: 95% CI [{low:.2f}, {high:.2f}]"

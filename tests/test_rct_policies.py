@@ -23,10 +23,12 @@ import hitl_env
 from agents.hooks import PolicyHook, RouterHook, SupervisorHook
 from eval.analysis import chat_frame, fit_did
 from eval.rct import PolicyError, main, resolve_policy
+from hitl_env.envs import ROUTER_ID, SUPERVISOR_ID
 from hitl_env.envs.base import build_episode
 from hitl_env.sim.hooks import ArrivalView, NeverTakeover, PaperSupervisor, RoundView
 from hitl_env.sim.population import DAY_S, HOUR_S
 from hitl_env.sim.run import default_supervisor
+from train import SHARED_SUPERVISOR_ID
 
 TINY = ["--workers", "40", "--days-pre", "2", "--days-post", "3", "--seed", "1", "--jobs", "1", "--no-plot"]
 SMALL = {"experiment.workers": 10, "experiment.days_pre": 1, "experiment.days_post": 3}
@@ -84,7 +86,7 @@ class Recorder:
 
 @pytest.mark.parametrize(
     ("env_id", "spec"),
-    [("hitl_env/Supervisor-v1", "sentiment_threshold:level=-1.5"), ("hitl_env/Router-v2", "rule_based")],
+    [(SUPERVISOR_ID, "sentiment_threshold:level=-1.5"), (ROUTER_ID, "rule_based")],
 )
 def test_hook_shows_the_policy_what_the_env_shows(env_id: str, spec: str) -> None:
     env = gym.make(env_id, team_size=10, shift_hours=3.0, start_hour=21).unwrapped  # chats close after midnight
@@ -95,13 +97,13 @@ def test_hook_shows_the_policy_what_the_env_shows(env_id: str, spec: str) -> Non
         obs, _, done, _, info = env.step(in_env.act(obs, info))
     cfg, in_core = env.cfg, Recorder(spec)
     starts = [21 * HOUR_S] * 10
-    if env_id == "hitl_env/Supervisor-v1":
+    if env_id == SUPERVISOR_ID:
         sim = build_episode(cfg, seeding.np_random(0)[0], None, SupervisorHook(in_core, cfg, starts))
     else:
         sim = build_episode(cfg, seeding.np_random(0)[0], RouterHook(in_core, cfg, starts), default_supervisor(cfg))
     assert sim.run() is None
     assert len(in_core.seen) == len(in_env.seen) > 40
-    progress = [o[9 if env_id == "hitl_env/Supervisor-v1" else 5] for o, _ in in_core.seen]
+    progress = [o[9 if env_id == SUPERVISOR_ID else 5] for o, _ in in_core.seen]
     assert 0 <= min(progress) < 0.05 and max(progress) > 0.9
     for (a, mask_a), (b, mask_b) in zip(in_env.seen, in_core.seen, strict=True):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
@@ -289,8 +291,8 @@ def test_model_of_the_other_env_exits_2(tmp_path: Path, capsys, models) -> None:
     for kind, other in (("supervisor", "router"), ("router", "supervisor")):
         assert main([f"--{kind}", str(models[other]), "--out", str(tmp_path / "out")]) == 2
         err = capsys.readouterr().err.strip()
-        env = "Router-v2" if other == "router" else "Supervisor-v1"
-        assert f"is a model of hitl_env/{env}; a {kind} model is one of" in err and "\n" not in err, err
+        env = ROUTER_ID if other == "router" else SUPERVISOR_ID
+        assert f"is a model of {env}; a {kind} model is one of" in err and "\n" not in err, err
     assert not (tmp_path / "out").exists()
 
 
@@ -299,7 +301,7 @@ def test_a_shared_supervisor_model_decides_takeovers(tmp_path: Path, models) -> 
     run.mkdir()
     (run / "model.zip").write_bytes(models["supervisor"].read_bytes())
     info = json.loads((models["supervisor"].parent / "run.json").read_text())
-    (run / "run.json").write_text(json.dumps({**info, "env_id": "hitl_train/SharedSupervisor-v1"}))
+    (run / "run.json").write_text(json.dumps({**info, "env_id": SHARED_SUPERVISOR_ID}))
     cfg = _small()
     hook = PolicyHook("supervisor", str(run / "model.zip"), cfg)
     assert len(hitl_env.simulate(cfg, seed=0, supervisor=hook)) == len(hitl_env.simulate(cfg, seed=0))

@@ -18,9 +18,10 @@ import yaml
 
 import agents
 import hitl_env  # noqa: F401
-import train  # noqa: F401
 from hitl_env.config import ConfigError
+from hitl_env.envs import ROUTER_ID, SUPERVISOR_ID
 from hitl_env.rewards import COMPONENTS
+from train import SHARED_SUPERVISOR_ID
 from train.cli import main
 from train.config import load_train_config
 from train.envs import EpisodeStats
@@ -92,7 +93,7 @@ def test_shipped_configs_load(name: str) -> None:
         ("env.overrides.ai.misreed=0.1", "env: unknown key 'ai.misreed'"),
         ("env.overrides.experiment.days_post=3", r"env: overrides: experiment.days_post is set by the env \(an"),
         ("env.reward_weights.ratin=1", "env: unknown reward component 'ratin'"),
-        ("env.router=all_human", "env.router applies only to hitl_train/SharedSupervisor-v1"),
+        ("env.router=all_human", f"env.router applies only to {SHARED_SUPERVISOR_ID}"),
         ("hyperparameters.n_epochs=0", r"hyperparameters.n_epochs=0 must be an integer in \[1, inf\]"),
         ("hyperparameters.batch_size=1", r"hyperparameters.batch_size=1 must be an integer in \[2, inf\]"),
         ("hyperparameters.gamma=abc", r"hyperparameters.gamma='abc' must be a number in \[0, 1\]"),
@@ -171,7 +172,7 @@ def test_shared_supervisor_with_the_rule_router_is_supervisor_v1(policy: str) ->
     """Same seeds, same supervisor actions: the same returns, decision counts and reward vectors."""
     from gymnasium.utils.env_checker import check_env
 
-    single, shared = gym.make("hitl_env/Supervisor-v1", **MEDIUM), gym.make("hitl_train/SharedSupervisor-v1", **MEDIUM)
+    single, shared = gym.make(SUPERVISOR_ID, **MEDIUM), gym.make(SHARED_SUPERVISOR_ID, **MEDIUM)
     check_env(shared.unwrapped, skip_render_check=True)
     steps = 0
     for seed in range(5):
@@ -195,7 +196,7 @@ def test_episode_stats_are_sane() -> None:
     """Shares in [0, 1] summing to 1, ratings in 1-5; takeovers only where the policy takes over."""
     stats = {}
     for policy in ("always_takeover", "algorithm_only"):
-        env, p = EpisodeStats(gym.make("hitl_env/Supervisor-v1", **MEDIUM)), agents.make(policy)
+        env, p = EpisodeStats(gym.make(SUPERVISOR_ID, **MEDIUM)), agents.make(policy)
         obs, info = env.reset(seed=1)
         total, done = np.zeros(len(COMPONENTS)), False
         while not done:
@@ -235,7 +236,7 @@ def check_run(out: Path, algorithm: str, env_id: str, budget: int) -> None:
     assert all(1 <= v <= 5 for _, v in tags["kpi/ai/rating"])
 
 
-def play(model: Path, env_id: str = "hitl_env/Supervisor-v1", seed: int = 0) -> float:
+def play(model: Path, env_id: str = SUPERVISOR_ID, seed: int = 0) -> float:
     from agents.learned import load_policy
 
     return agents.episode_return(gym.make(env_id, **SMALL), load_policy(model), seed)
@@ -277,7 +278,7 @@ def test_cli_end_to_end(config: str, algorithm: str | None, vec_env: str, tmp_pa
     assert train_run(tmp_path, config, 256, f"vec_env={vec_env}", algorithm=algorithm) == 0
     check_run(tmp_path, algorithm, cfg.env.id, 256)
     # the saved models load and act (a shared supervisor acts in Supervisor-v1 unchanged)
-    env_id = "hitl_env/Router-v2" if cfg.env.id == "hitl_env/Router-v2" else "hitl_env/Supervisor-v1"
+    env_id = ROUTER_ID if cfg.env.id == ROUTER_ID else SUPERVISOR_ID
     for name in ("final_model.zip", "best_model.zip"):
         assert np.isfinite(play(tmp_path / name, env_id))
     assert_acts_like_predict(tmp_path / "final_model.zip", env_id)
