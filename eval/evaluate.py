@@ -2,24 +2,18 @@
 
 Every policy plays the same episodes: episode ``i`` resets the env with seed ``seed + i`` and
 the policy with the same seed (common random numbers: the same team, arrivals and per-round
-draws until the policies' decisions differ). Per episode, the KPIs are read from the shift's
-chat records (``env.unwrapped.sim.rec``) over the chats the env's reward scores (the AI-routed
-chats in ``Supervisor-v1``, every chat in ``Router-v2``):
+draws until the policies' decisions differ). Per episode:
 
 =================  =============================================================================
 ``return``         the episode's scalarized return (sum of the env's rewards)
 ``reward_<c>``     the episode's sum of reward component ``c`` (``hitl_env.rewards.COMPONENTS``)
 ``steps``          decisions in the episode
-``n_chats``        scored chats
-``rating``         mean rating over the scored chats that customers rated
-``satisfaction``   mean satisfaction (the rating every customer would give; the dense reward)
-``duration_min``   mean chat duration, minutes (queue wait included)
-``worker_min``     mean minutes a worker handled a chat by hand (the ``worker_time`` reward)
-``retrial``        share of chats with a retrial within 7 days
-``abandonment``    share of chats the customer left
-``esc_<type>``     escalation shares (none/technical/emotional/human), over AI-routed chats
-``takeover_round`` mean AI rounds before the escalation, over escalated chats
-``ai_share``       (``Router-v2`` only) share of chats routed to the AI
+KPIs               ``n_chats``, ``rating`` (given ratings), ``satisfaction`` (every chat's),
+                   ``duration_min``, ``worker_min``, ``retrial``, ``abandonment``, ``esc_<type>``,
+                   ``takeover_round`` and (``Router-v2`` only) ``ai_share``, as defined in
+                   :mod:`hitl_env.kpis`, from the shift's chat records (``env.unwrapped.sim.rec``)
+                   over the chats the env's reward scores (the AI-routed chats in
+                   ``Supervisor-v1``, every closed chat in ``Router-v2``)
 =================  =============================================================================
 
 The reward sums leave out the chats that closed before the episode's first decision (the env
@@ -74,14 +68,11 @@ import train  # noqa: F401  (registers the shared-supervisor env, whose models d
 from agents.loading import MODEL_ENVS, is_model_spec, load
 from hitl_env.cli import finite_or_none
 from hitl_env.envs import ROUTER_ID, SUPERVISOR_ID
-from hitl_env.sim.team import ESCALATIONS
+from hitl_env.kpis import closed_chats, kpis
 
 PROG = "hitl-eval"
 ENV_IDS = {"supervisor": SUPERVISOR_ID, "router": ROUTER_ID}
 BASELINES = {"supervisor": "algorithm_only", "router": "rule_based"}
-KPI_FIELDS = ("routed_ai", "end_t", "rating", "rated", "satisfaction", "retrial", "abandoned", "escalation",
-              "takeover_round")  # fmt: skip
-"""The record fields (``hitl_env.sim.team.RECORD_FIELDS``) the KPIs read."""
 TABLE = ("satisfaction", "rating", "duration_min", "worker_min", "retrial", "abandonment", "esc_human",
          "takeover_round")  # fmt: skip
 
@@ -188,40 +179,14 @@ def build_policy(kind: str, spec: str, cfg: Any) -> Any:
 
 
 # ----------------------------------------------------------------------------- episodes
-def episode_kpis(rec: dict[str, list], t_arrival: list[float], env: str, rating: str) -> dict[str, float]:
-    """The KPIs of a finished episode from its chat records (see the module docstring)."""
-    from hitl_env.rewards import COMPONENTS, chat_components
-
-    r = {k: np.asarray(rec[k], dtype=float) for k in KPI_FIELDS}
-    t_arr = np.asarray(t_arrival, dtype=float)
-    ended = np.isfinite(r["end_t"])
-    ai = (r["routed_ai"] > 0) & ended
-    scored = ai if env == "supervisor" else ended
-    idx = np.flatnonzero(scored)
-    comps = np.array([chat_components(rec, t_arrival, c, rating) for c in idx]).reshape(len(idx), len(COMPONENTS))
-    esc = r["escalation"][ai]
-    escalated = ai & (r["escalation"] > 0)
-    rated = scored & (r["rated"] > 0)
-    out = {
-        "n_chats": float(len(idx)),
-        "rating": _mean(r["rating"][rated]),
-        "satisfaction": _mean(r["satisfaction"][scored]),
-        "duration_min": _mean((r["end_t"] - t_arr)[scored] / 60.0),
-        "worker_min": _mean(-comps[:, 2]) if len(idx) else math.nan,
-        "retrial": _mean(r["retrial"][scored]),
-        "abandonment": _mean(r["abandoned"][scored]),
-        **{f"esc_{name}": _mean(esc == k) for k, name in enumerate(ESCALATIONS)},
-        "takeover_round": _mean(r["takeover_round"][escalated]),
-    }
+def episode_kpis(rec: dict[str, list], t_arrival: list[float], env: str) -> dict[str, float]:
+    """The KPIs of a finished episode over the chats the env scores (see the module docstring)."""
+    ended = closed_chats(rec)
     if env == "router":
-        out["ai_share"] = _mean(r["routed_ai"][ended] > 0)
+        return kpis(rec, t_arrival, ended)
+    out = kpis(rec, t_arrival, ended & (np.asarray(rec["routed_ai"]) > 0))
+    del out["ai_share"]  # 1: the supervisor env scores only the AI-routed chats
     return out
-
-
-def _mean(x: np.ndarray) -> float:
-    x = np.asarray(x, dtype=float)
-    x = x[~np.isnan(x)]
-    return float(x.mean()) if len(x) else math.nan
 
 
 def run_episode(env: Any, policy: Any, seed: int, kind: str, rating: str) -> dict[str, float]:
@@ -239,7 +204,7 @@ def run_episode(env: Any, policy: Any, seed: int, kind: str, rating: str) -> dic
         done = terminated or truncated
     sim = env.unwrapped.sim
     return {"return": total, **{f"reward_{c}": float(v) for c, v in zip(COMPONENTS, vec, strict=True)},
-            "steps": float(steps), **episode_kpis(sim.rec, sim.t_arr, kind, rating)}  # fmt: skip
+            "steps": float(steps), **episode_kpis(sim.rec, sim.t_arr, kind)}  # fmt: skip
 
 
 def run_all(env: Any, entries: list[Entry], seeds: list[int], kind: str, rating: str, bar: Any) -> pd.DataFrame:

@@ -205,14 +205,14 @@ def test_episode_stats_are_sane() -> None:
             done = term or trunc
         s = stats[policy] = info["episode_stats"]
         np.testing.assert_allclose([s[f"reward/{c}"] for c in COMPONENTS], total, rtol=1e-5)
-        assert 1 <= s["kpi/ai/rating"] <= 5 and 1 <= s["kpi/all/rating"] <= 5
+        assert 1 <= s["kpi/ai/satisfaction"] <= 5 and 1 <= s["kpi/all/satisfaction"] <= 5
+        assert 1 <= s["kpi/all/rating"] <= 5  # the ratings customers gave (some rate in 3 hours)
         assert 0 < s["kpi/ai_share"] < 0.5 and s["kpi/ai/duration_min"] > 0
         shares = [s[f"kpi/escalation/{k}"] for k in ("none", "technical", "emotional", "human")]
         assert all(0 <= x <= 1 for x in shares) and sum(shares) == pytest.approx(1.0)
     assert stats["always_takeover"]["kpi/escalation/human"] > 0.3
     assert stats["always_takeover"]["kpi/takeover_round"] >= 1
     assert stats["algorithm_only"]["kpi/escalation/human"] == 0
-    assert np.isnan(stats["algorithm_only"]["kpi/takeover_round"])
 
 
 # ----------------------------------------------------------------------------- end to end
@@ -228,12 +228,13 @@ def check_run(out: Path, algorithm: str, env_id: str, budget: int) -> None:
     assert load_train_config(out / "config.yaml").to_dict() == run["config"]
     assert sorted(out.glob("checkpoints/model_*_steps.zip"))
     tags = scalars(out)
-    expected = ("rollout/ep_rew_mean", "eval/mean_reward", "reward/rating", "reward/worker_time", "kpi/ai/rating",
-                "kpi/ai/duration_min", "kpi/escalation/human", "kpi/escalation/none", "eval/kpi/ai/rating")  # fmt: skip
+    expected = ("rollout/ep_rew_mean", "eval/mean_reward", "reward/rating", "reward/worker_time",
+                "kpi/ai/satisfaction", "kpi/ai/duration_min", "kpi/escalation/human", "kpi/escalation/none",
+                "eval/kpi/ai/satisfaction")  # fmt: skip
     for tag in expected:
         assert tag in tags, tag
         assert all(np.isfinite(v) for _, v in tags[tag]), tag
-    assert all(1 <= v <= 5 for _, v in tags["kpi/ai/rating"])
+    assert all(1 <= v <= 5 for _, v in tags["kpi/ai/satisfaction"])
 
 
 def play(model: Path, env_id: str = SUPERVISOR_ID, seed: int = 0) -> float:
