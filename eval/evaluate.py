@@ -45,6 +45,11 @@ Writes ``DIR/episodes.csv`` (one row per policy and seed), ``DIR/summary.csv`` (
 policy and metric: mean, CI, paired difference and its CI), ``DIR/summary.json``, and
 ``DIR/pareto.png`` with ``DIR/curves.csv`` (the heuristics' threshold sweeps; see
 :mod:`eval.pareto`). Exit codes: 0 done, 2 a config, policy or training error.
+
+This module parses the command line and writes the reports; the work is done by
+:mod:`eval.policies` (specs and building the policies), :mod:`eval.episodes` (the paired
+episodes and their KPIs), :mod:`eval.stats` (bootstrap CIs and paired differences) and
+:mod:`eval.pareto` (the plot and the weight sweep).
 """
 
 from __future__ import annotations
@@ -52,23 +57,19 @@ from __future__ import annotations
 import argparse
 import functools
 import json
-import math
-import re
 import sys
 import time
-import warnings
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-import train  # noqa: F401  (registers the shared-supervisor env, whose models decide takeovers)
-from agents.loading import MODEL_ENVS, is_model_spec, load
+from agents.loading import is_model_spec
+from eval import pareto
+from eval.episodes import run_all
+from eval.policies import Entry, EvalError, build_policy, infer_env, split_specs
+from eval.stats import summarize
 from hitl_env.cli import finite_or_none
 from hitl_env.envs import ROUTER_ID, SUPERVISOR_ID
-from hitl_env.kpis import closed_chats, kpis
 
 PROG = "hitl-eval"
 ENV_IDS = {"supervisor": SUPERVISOR_ID, "router": ROUTER_ID}
@@ -78,182 +79,6 @@ TABLE = ("satisfaction", "rating", "duration_min", "worker_min", "retrial", "aba
 
 
 MIN_BOOTSTRAP = 100  # fewer resamples make a "95% CI" that can miss its own mean
-
-
-class EvalError(ValueError):
-    """A bad argument, policy or training run: reported in one line, exit code 2."""
-
-
-# ----------------------------------------------------------------------------- policy specs
-_CONTINUATION = re.compile(r"\s*[A-Za-z_]\w*\s*=")
-
-
-def split_specs(text: str) -> list[str]:
-    """Split a ``--policies`` list on the commas outside brackets and quotes.
-
-    A piece that is only ``key=value`` continues the previous spec's parameters, so
-    ``random:p=0.2,seed=1,algorithm_only`` is two specs; ``confidence_threshold:scores={...}``
-    stays whole.
-
-    Raises:
-        EvalError: unbalanced brackets or quotes, or no spec at all.
-    """
-    pieces, buf, depth, quote = [], [], 0, ""
-    for ch in text:
-        if quote:
-            quote = "" if ch == quote else quote
-        elif ch in "'\"":
-            quote = ch
-        elif ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            depth -= 1
-            if depth < 0:
-                raise EvalError(f"unbalanced brackets in policy list {text!r}")
-        elif ch == "," and depth == 0:
-            pieces.append("".join(buf).strip())
-            buf = []
-            continue
-        buf.append(ch)
-    if depth or quote:
-        raise EvalError(f"unbalanced brackets or quotes in policy list {text!r}")
-    pieces.append("".join(buf).strip())
-    specs: list[str] = []
-    for piece in filter(None, pieces):
-        if specs and ":" in specs[-1] and _CONTINUATION.match(piece) and not is_model_spec(piece):
-            specs[-1] = f"{specs[-1]},{piece}"
-        else:
-            specs.append(piece)
-    if not specs:
-        raise EvalError("no policy given")
-    return specs
-
-
-@dataclass
-class Entry:
-    """One policy to evaluate: its label in the reports, the spec that rebuilds it, its kind."""
-
-    label: str
-    spec: str
-    kind: str = "heuristic"  # or "learned"
-    policy: Any = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-def env_of_spec(spec: str) -> str | None:
-    """The env a spec belongs to (None: either, or unknown)."""
-    import agents
-    from agents.learned import run_info
-
-    if is_model_spec(spec):
-        try:
-            env_id = run_info(Path(spec)).get("env_id", "")
-        except ValueError:
-            return None
-        return next((k for k, ids in MODEL_ENVS.items() if env_id in ids), None)
-    name = spec.strip().partition(":")[0].strip()  # a bad parameter list is build_policy's to report
-    kinds = {k for k, names in (("supervisor", agents.SUPERVISOR_POLICIES), ("router", agents.ROUTER_POLICIES))
-             if name in names}  # fmt: skip
-    return kinds.pop() if len(kinds) == 1 else None
-
-
-def infer_env(specs: list[str], given: str | None) -> str:
-    """``--env``, or the one env the policies name (supervisor when none does)."""
-    kinds = {k for k in map(env_of_spec, specs) if k is not None}
-    if given is not None:
-        wrong = [s for s in specs if env_of_spec(s) not in (None, given)]
-        if wrong:
-            raise EvalError(f"policies {', '.join(wrong)} are not for the {given} env")
-        return given
-    if len(kinds) > 1:
-        raise EvalError("the policies mix supervisor and router policies; evaluate them separately")
-    return kinds.pop() if kinds else "supervisor"
-
-
-def build_policy(kind: str, spec: str, cfg: Any) -> Any:
-    """The ``kind`` policy of a spec (:func:`agents.loading.load`)."""
-    try:
-        return load(kind, spec, cfg)
-    except (ValueError, TypeError, KeyError, ImportError, OSError) as e:
-        raise EvalError(f"policy {spec!r}: {e}") from e
-
-
-# ----------------------------------------------------------------------------- episodes
-def episode_kpis(rec: dict[str, list], t_arrival: list[float], env: str) -> dict[str, float]:
-    """The KPIs of a finished episode over the chats the env scores (see the module docstring)."""
-    ended = closed_chats(rec)
-    if env == "router":
-        return kpis(rec, t_arrival, ended)
-    out = kpis(rec, t_arrival, ended & (np.asarray(rec["routed_ai"]) > 0))
-    del out["ai_share"]  # 1: the supervisor env scores only the AI-routed chats
-    return out
-
-
-def run_episode(env: Any, policy: Any, seed: int, kind: str, rating: str) -> dict[str, float]:
-    """One episode from ``env.reset(seed=seed)``, the policy reset with the same seed."""
-    from hitl_env.rewards import COMPONENTS
-
-    policy.reset(seed)
-    obs, info = env.reset(seed=seed)
-    total, vec, steps, done = 0.0, np.zeros(len(COMPONENTS)), 0, False
-    while not done:
-        obs, reward, terminated, truncated, info = env.step(policy.act(obs, info))
-        total += float(reward)
-        vec += info["vector_reward"]
-        steps += 1
-        done = terminated or truncated
-    sim = env.unwrapped.sim
-    return {"return": total, **{f"reward_{c}": float(v) for c, v in zip(COMPONENTS, vec, strict=True)},
-            "steps": float(steps), **episode_kpis(sim.rec, sim.t_arr, kind)}  # fmt: skip
-
-
-def run_all(env: Any, entries: list[Entry], seeds: list[int], kind: str, rating: str, bar: Any) -> pd.DataFrame:
-    """Every entry on every seed: one row per (policy, seed)."""
-    rows = []
-    for e in entries:
-        bar.set_description(e.label[:40])
-        for s in seeds:
-            rows.append({"policy": e.label, "seed": s, **run_episode(env, e.policy, s, kind, rating)})
-            bar.update(1)
-    return pd.DataFrame(rows)
-
-
-# ----------------------------------------------------------------------------- statistics
-def resample_indices(n: int, n_boot: int, seed: int) -> np.ndarray:
-    """``n_boot`` bootstrap resamples of ``range(n)`` (rows), from a seeded generator."""
-    return np.random.default_rng([seed, 0xB0075]).integers(0, n, size=(n_boot, n))
-
-
-def bootstrap_ci(values: Any, idx: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
-    """Mean of ``values`` and its percentile-bootstrap CI over the resamples ``idx``.
-
-    NaNs are left out (of the mean and of every resample's mean); all NaN gives NaNs.
-    """
-    x = np.asarray(values, dtype=float)
-    if np.isnan(x).all():
-        return math.nan, math.nan, math.nan
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # resamples of only NaNs
-        means = np.nanmean(x[idx], axis=1)
-    a = 100 * (1 - level) / 2
-    lo, hi = np.nanpercentile(means, [a, 100 - a])
-    return float(np.nanmean(x)), float(lo), float(hi)
-
-
-def summarize(episodes: pd.DataFrame, baseline: str, n_boot: int, seed: int) -> pd.DataFrame:
-    """Per policy and metric: mean with CI, and the paired difference from the baseline with CI."""
-    metrics = [c for c in episodes.columns if c not in ("policy", "seed")]
-    wide = episodes.pivot(index="seed", columns="policy")
-    idx = resample_indices(len(wide), n_boot, seed)
-    rows = []
-    for pol in episodes["policy"].unique():
-        for m in metrics:
-            x, b = wide[(m, pol)].to_numpy(float), wide[(m, baseline)].to_numpy(float)
-            mean, lo, hi = bootstrap_ci(x, idx)
-            d, dlo, dhi = bootstrap_ci(x - b, idx)
-            rows.append({"policy": pol, "metric": m, "mean": mean, "ci_lo": lo, "ci_hi": hi,
-                         "diff": d, "diff_lo": dlo, "diff_hi": dhi, "n": int(np.isfinite(x).sum())})  # fmt: skip
-    return pd.DataFrame(rows)
 
 
 def format_table(summary: pd.DataFrame, baseline: str) -> str:
@@ -378,8 +203,6 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
-
-    from eval import pareto
 
     if args.seeds < 1:
         raise EvalError("--seeds must be at least 1")

@@ -29,7 +29,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from eval.evaluate import Entry, EvalError, bootstrap_ci, resample_indices
+from eval.policies import Entry, EvalError
+from eval.stats import bootstrap_ci, resample_indices
 
 SENTIMENT_LEVELS = (-1.5, -1.2, -0.9, -0.6, -0.3, 0.0)
 ROUNDS_K = (1, 2, 3, 4, 6, 8)

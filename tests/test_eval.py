@@ -18,15 +18,9 @@ import pandas as pd
 import pytest
 
 from eval import pareto
-from eval.evaluate import (
-    EvalError,
-    bootstrap_ci,
-    env_of_spec,
-    infer_env,
-    main,
-    resample_indices,
-    split_specs,
-)
+from eval.evaluate import main
+from eval.policies import EvalError, env_of_spec, infer_env, split_specs
+from eval.stats import bootstrap_ci, resample_indices
 from hitl_env.envs import ROUTER_ID, SUPERVISOR_ID
 from hitl_env.rewards import COMPONENTS, DEFAULT_WEIGHTS
 from train import SHARED_SUPERVISOR_ID

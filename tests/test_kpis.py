@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import agents
-from eval.evaluate import episode_kpis
+from eval.episodes import episode_kpis
 from hitl_env.envs import ROUTER_ID
 from train.envs import SCOPED_KPIS, shift_kpis
 
