@@ -13,11 +13,13 @@ from gymnasium.utils.env_checker import check_env, data_equivalence
 import hitl_env  # noqa: F401  (registers the envs)
 from hitl_env.envs import ROUTER_ID, SUPERVISOR_ID
 from hitl_env.envs.base import EPISODE_KEYS
+from hitl_env.envs.observations import ROUTER_FIELDS, SUPERVISOR_FIELDS, field_index
 from hitl_env.multi_agent import TeamParallelEnv
 from hitl_env.rewards import COMPONENTS, DEFAULT_WEIGHTS
 
 ENVS = (SUPERVISOR_ID, ROUTER_ID)
 PRESETS = ("taobao_2024", "mmn_abandonment")
+RULE_ELIGIBLE = field_index(ROUTER_FIELDS, "rule_eligible")
 SMALL = {"team_size": 4, "shift_hours": 2.0}
 
 
@@ -80,7 +82,8 @@ def test_supervisor_episode_holds_the_teams_takeover_decisions() -> None:
     assert 60 <= len(steps) - 1 <= 300
     assert steps[-1][2] is True  # terminated at the end of the shift's work
     obs = steps[1][0]
-    assert obs[0] >= 1 and 0 <= obs[4] <= 1 and obs[10:].sum() == 1
+    rounds, confidence = field_index(SUPERVISOR_FIELDS, "ai_rounds"), field_index(SUPERVISOR_FIELDS, "confidence")
+    assert obs[rounds] >= 1 and 0 <= obs[confidence] <= 1 and obs[len(SUPERVISOR_FIELDS) :].sum() == 1
 
 
 def test_router_gets_every_arrival_and_the_rule_marks_eligibility() -> None:
@@ -89,9 +92,9 @@ def test_router_gets_every_arrival_and_the_rule_marks_eligibility() -> None:
     n, eligible = 0, 0
     done = False
     while not done:
-        eligible += int(obs[0])
+        eligible += int(obs[RULE_ELIGIBLE])
         n += 1
-        obs, _, done, _, _ = env.step(int(obs[0]))
+        obs, _, done, _, _ = env.step(int(obs[RULE_ELIGIBLE]))
     sim = env.unwrapped.sim
     assert n == len(sim.t_arr) > 50
     assert sum(sim.rec["eligible"]) == eligible
@@ -116,7 +119,7 @@ def test_vector_reward_is_the_weighted_components_and_sparse_rating_is_rarer() -
     weights = {"rating": 2.0, "duration": 0.0, "worker_time": 0.0, "retrial": 1.0, "abandonment": 0.0}
     for rating in ("dense", "sparse"):
         env = gym.make(ROUTER_ID, reward_weights=weights, rating=rating, **SMALL)
-        steps = rollout(env, seed=4, policy=lambda obs, info: int(obs[0]))
+        steps = rollout(env, seed=4, policy=lambda obs, info: int(obs[RULE_ELIGIBLE]))
         vecs = np.array([s[4]["vector_reward"] for s in steps[1:]])
         rewards = np.array([s[1] for s in steps[1:]])
         w = np.array([weights[k] for k in COMPONENTS])

@@ -25,6 +25,7 @@ from eval.analysis import chat_frame, fit_did
 from eval.rct import PolicyError, main, resolve_policy
 from hitl_env.envs import ROUTER_ID, SUPERVISOR_ID
 from hitl_env.envs.base import build_episode
+from hitl_env.envs.observations import ROUTER_FIELDS, SUPERVISOR_FIELDS, field_index
 from hitl_env.sim.hooks import ArrivalView, NeverTakeover, PaperSupervisor, RoundView
 from hitl_env.sim.population import DAY_S, HOUR_S
 from hitl_env.sim.run import default_supervisor
@@ -103,7 +104,8 @@ def test_hook_shows_the_policy_what_the_env_shows(env_id: str, spec: str) -> Non
         sim = build_episode(cfg, seeding.np_random(0)[0], RouterHook(in_core, cfg, starts), default_supervisor(cfg))
     assert sim.run() is None
     assert len(in_core.seen) == len(in_env.seen) > 40
-    progress = [o[9 if env_id == SUPERVISOR_ID else 5] for o, _ in in_core.seen]
+    fields = SUPERVISOR_FIELDS if env_id == SUPERVISOR_ID else ROUTER_FIELDS
+    progress = [o[field_index(fields, "shift_progress")] for o, _ in in_core.seen]
     assert 0 <= min(progress) < 0.05 and max(progress) > 0.9
     for (a, mask_a), (b, mask_b) in zip(in_env.seen, in_core.seen, strict=True):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
@@ -122,7 +124,8 @@ def test_shift_progress_is_the_deciding_workers_own_shift() -> None:
                       (0, 5 * DAY_S + 18 * HOUR_S)]:  # fmt: skip
         assert hook.takeover(_round_view(worker, t)) is False
     # 2 h into a 09:00 shift, 3 h into the 22:00 shift of the day before, 1 h into one, 1 h after one
-    np.testing.assert_allclose([o[9] for o, _ in rec.seen], [0.25, 0.375, 0.125, 1.125])
+    progress = field_index(SUPERVISOR_FIELDS, "shift_progress")
+    np.testing.assert_allclose([o[progress] for o, _ in rec.seen], [0.25, 0.375, 0.125, 1.125])
 
 
 def test_router_progress_is_the_mean_over_the_running_shifts() -> None:
@@ -132,7 +135,8 @@ def test_router_progress_is_the_mean_over_the_running_shifts() -> None:
     for t in (DAY_S + 15 * HOUR_S, DAY_S + 10 * HOUR_S):
         hook.route(ArrivalView(0, t, 0, True, 0, 0, 2, 0.5))
     # 15:00: the 09:00 and 13:00 shifts run (6 h and 2 h in); 10:00: only the 09:00 shift (1 h in)
-    np.testing.assert_allclose([o[5] for o, _ in rec.seen], [0.5, 0.125])
+    progress = field_index(ROUTER_FIELDS, "shift_progress")
+    np.testing.assert_allclose([o[progress] for o, _ in rec.seen], [0.5, 0.125])
 
 
 # ----------------------------------------------------------------------------- through the core
