@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 from collections.abc import Callable
@@ -45,7 +44,7 @@ from typing import Any
 import pandas as pd
 
 from eval.calibration import baseline_stats
-from hitl_env.cli import check_shorthands, output_dir
+from hitl_env.cli import check_shorthands, finite_or_none, output_dir
 from hitl_env.config import Config, ConfigError, load_config, parse_overrides, with_overrides
 from hitl_env.sim.decisions import default_supervisor
 from hitl_env.sim.hooks import NeverTakeover
@@ -81,6 +80,7 @@ def resolve_policy(kind: str, name: str, cfg: Config, seed: int = 0) -> object:
     """
     if name in POLICIES[kind]:
         return POLICIES[kind][name](cfg)
+    import train  # noqa: F401  (registers the shared-supervisor env, whose models decide takeovers)
     from agents.hooks import PolicyHook
 
     try:
@@ -91,7 +91,7 @@ def resolve_policy(kind: str, name: str, cfg: Config, seed: int = 0) -> object:
 
 def policy_names(kind: str) -> list[str]:
     """The policies ``--supervisor`` or ``--router`` takes by name: the core's, then the agents'."""
-    from agents.hooks import POLICIES as AGENTS
+    from agents.loading import POLICIES as AGENTS
 
     return [*POLICIES[kind], *(n for n in AGENTS[kind] if n not in POLICIES[kind])]
 
@@ -206,19 +206,6 @@ def run_experiment(
     results["runtime_s"] = time.perf_counter() - t0
     results["runtime_simulation_s"] = t_sim
     return actual, cf, results
-
-
-def finite_or_none(x: Any) -> Any:
-    """``x`` with numpy scalars as Python ones and non-finite floats as None (JSON has no NaN)."""
-    if isinstance(x, dict):
-        return {k: finite_or_none(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [finite_or_none(v) for v in x]
-    if hasattr(x, "item") and not hasattr(x, "__len__"):  # a numpy scalar
-        x = x.item()
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    return x
 
 
 def write_outputs(
