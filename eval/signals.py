@@ -251,8 +251,11 @@ def format_table(table: pd.DataFrame) -> str:
         counts = ", ".join(f"{o} {int(first.at[o, 'positives'])}" for o in OUTCOMES)
         wide = at.pivot(index="predictor", columns="outcome", values="auroc")
         wide = wide.reindex(index=[*FIELDS, "category", "logistic"], columns=list(OUTCOMES))
-        text = wide.to_string(float_format=lambda v: f"{v:.3f}", na_rep="-")
-        blocks.append(f"decision {k}: {int(first['chats'].iloc[0])} chats ({counts})\n{text}")
+        lines = [f"{'predictor':<16}" + "".join(f"{o:>15}" for o in OUTCOMES)]
+        lines += [
+            f"{p:<16}" + "".join(f"{v:>15.3f}" if pd.notna(v) else f"{'-':>15}" for v in r) for p, r in wide.iterrows()
+        ]
+        blocks.append("\n".join([f"decision {k}: {int(first['chats'].iloc[0])} chats ({counts})", *lines]))
     return "\n\n".join(blocks)
 
 
