@@ -7,9 +7,12 @@ true effect), runs the paper's analysis (:mod:`eval.analysis`), prints every fig
 paper's, and writes ``DIR/results.json``, ``DIR/estimates.png``, ``DIR/records.parquet`` (the
 actual run) and ``DIR/counterfactual.parquet`` (``--no-plot`` and ``--no-records`` skip them).
 With ``--seeds N`` it replicates the experiment on seeds S to S+N-1, each into ``DIR/seed_S/``,
-and summarizes them (:func:`eval.rct_report.summarize`) in ``DIR/summary.json``: how many seeds
-put each figure inside its accept range and show each finding, on the estimates and on the
-true effects, and at which seeds every figure is inside and every finding holds.
+and summarizes them (:func:`eval.rct_summary.summarize`) in ``DIR/summary.json``, judged as
+DOMAIN.md's "How calibration is judged" does: each figure's mean over the seeds against its
+accept range, each estimate's median SE and the z the paper's estimate would have with it
+against the band its stars imply, how many seeds give p >= 0.05 where the paper reports n.s.,
+each finding's count on the estimates and on the true effects, and a pass or fail per criterion
+(``criteria``) with the figures that fail it.
 
 Example::
 
@@ -258,7 +261,8 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, PolicyError) as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 2
-    from eval.rct_report import format_summary, format_table, summarize
+    from eval.rct_report import format_table
+    from eval.rct_summary import format_summary, summarize
 
     seeds = range(args.seed, args.seed + args.seeds)
     runs = []
