@@ -112,6 +112,8 @@ class _TeamHook:
         self.obs.shift_start_s = view.time_s - since_shift_start
         mask = self.obs.mask(view)
         action = self.policy.act(self.obs(view), {"action_mask": mask})
+        if not isinstance(action, (int, np.integer, np.bool_)) or action not in (0, 1):  # not "no", 2 or NaN
+            raise TypeError(f"{self.policy!r}.act() must return the action 0 or 1, got {action!r}")
         return bool(action) and bool(mask[1])
 
 

@@ -41,12 +41,69 @@ def algorithm_class(name: str) -> Any:
     return getattr(stable_baselines3, name)
 
 
-def run_info(model_path: Path) -> dict[str, Any]:
-    """The ``run.json`` of a saved model (beside it, or one folder up for checkpoints)."""
+FINISHED = ("completed", "interrupted")
+"""The ``run.json`` statuses whose models may be used: the run ended and listed its files."""
+
+
+def run_info(model_path: Path, check: bool = True) -> dict[str, Any]:
+    """The ``run.json`` of a saved model (beside it, or one folder up for checkpoints).
+
+    Args:
+        model_path: the model's ``.zip``.
+        check: also check the model is a file of the run ``run.json`` describes
+            (:func:`check_model`); ``--resume`` does not, since it continues killed runs.
+
+    Raises:
+        ValueError: no ``run.json``, one that is not strict JSON or names no known algorithm
+            (the message names the file), or (``check``) a model the run did not finish.
+    """
+    model_path = Path(model_path)
     for folder in (model_path.parent, model_path.parent.parent):
-        if (folder / "run.json").is_file():
-            return json.loads((folder / "run.json").read_text())
+        path = folder / "run.json"
+        if path.is_file():
+            try:
+                info = json.loads(path.read_bytes().decode("utf-8"), parse_constant=_no_constant)
+            except (ValueError, UnicodeDecodeError) as e:
+                raise ValueError(f"{path} is not JSON ({' '.join(str(e).split())})") from None
+            if not isinstance(info, dict):
+                raise ValueError(f"{path} must hold a JSON object, got {type(info).__name__}")
+            if info.get("algorithm") not in ALGORITHMS:
+                raise ValueError(f"{path}: algorithm {info.get('algorithm')!r} is not one of {', '.join(ALGORITHMS)}")
+            if check:
+                check_model(model_path, path, info)
+            return info
     raise ValueError(f"no run.json beside {model_path}: is it a model saved by hitl-train?")
+
+
+def check_model(model_path: Path, run_json: Path, info: dict[str, Any]) -> None:
+    """Raise ValueError unless the model is a file of the finished run that ``run_json`` describes.
+
+    A ``run.json`` written by ``hitl-train`` lists every model of the run with its SHA-256 when
+    the run ends (status ``completed`` or ``interrupted``). A status of ``running`` or ``failed``
+    means the run never listed its files (killed, or still training); a model not listed, or
+    listed with another hash, is not the run's. A ``run.json`` without a status or a file list
+    (written by hand) is taken at its word.
+    """
+    from hitl_env.io import OutputError, check_file
+
+    status = info.get("status")
+    if status is not None and status not in FINISHED:
+        raise ValueError(f"{model_path} comes from a run that did not finish ({run_json} says status {status!r}); "
+                         "finish it with hitl-train --resume, or train again")  # fmt: skip
+    files = info.get("files")
+    if files is None:
+        return
+    rel = model_path.resolve().relative_to(run_json.parent.resolve()).as_posix()
+    if rel not in files:
+        raise ValueError(f"{model_path} is not listed in {run_json}: not a model of the run it describes")
+    try:
+        check_file(model_path, files[rel], run_json)
+    except OutputError as e:
+        raise ValueError(str(e)) from None
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not allowed in strict JSON")
 
 
 class LearnedPolicy:

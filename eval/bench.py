@@ -36,6 +36,8 @@ import hitl_env
 from hitl_env.cli import check_shorthands, output_dir
 from hitl_env.config import ConfigError, parse_overrides, with_overrides
 from hitl_env.envs import ROUTER_ID, SUPERVISOR_ID
+from hitl_env.io import OutputError, command_line, prepare_out, write_json
+from hitl_env.procs import interrupted
 
 PROG = "hitl-bench"
 DEFAULT_WORKERS = 100
@@ -311,7 +313,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--repeats", type=_pos_int, default=1, help="simulator runs, each between two yardstick runs (default: 1)"
     )
-    p.add_argument("--out", type=output_dir, default=None, metavar="DIR", help="write DIR/bench.json")
+    p.add_argument("--out", type=output_dir, default=None, metavar="DIR", help="write DIR/bench.json (DIR empty)")
+    p.add_argument("--overwrite", action="store_true", help="replace an earlier bench.json in --out")
     p.add_argument("--fail-below", action="store_true", help="exit 1 when a row misses its target")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     return p
@@ -319,6 +322,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.argv = argv
     try:
         overrides = parse_overrides(args.set)
         if args.workers is not None:
@@ -327,9 +331,18 @@ def main(argv: list[str] | None = None) -> int:
         elif not args.full:
             overrides.setdefault("experiment.workers", DEFAULT_WORKERS)
         cfg = hitl_env.load_config(args.preset, overrides=overrides)
-    except ConfigError as e:
+        if args.out is not None:
+            prepare_out(args.out, PROG, args.overwrite)
+    except (ConfigError, OutputError) as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 2
+    try:
+        return _run(args, cfg, overrides)
+    except KeyboardInterrupt:
+        return interrupted(PROG)
+
+
+def _run(args: argparse.Namespace, cfg: hitl_env.Config, overrides: dict) -> int:
 
     e = cfg.experiment
     _log(f"{PROG}: preset {args.preset}, {e.workers} workers x {e.days} days, seed {args.seed}", args.quiet)
@@ -342,7 +355,6 @@ def main(argv: list[str] | None = None) -> int:
 
     print(format_table(rows))
     if args.out is not None:
-        args.out.mkdir(parents=True, exist_ok=True)
         report = {
             "preset": args.preset,
             "overrides": overrides,
@@ -359,9 +371,11 @@ def main(argv: list[str] | None = None) -> int:
             "hitl_env": hitl_env.__version__,
             "rows": [r.to_dict() for r in rows],
             "ok": all(r.ok for r in rows),
+            "command": command_line(PROG, args.argv),
+            "status": "complete",
         }
         path = args.out / "bench.json"
-        path.write_text(json.dumps(report, indent=2, default=str) + "\n")
+        write_json(path, json.loads(json.dumps(report, default=str)))
         _log(f"wrote {path}", args.quiet)
     return 1 if args.fail_below and not all(r.ok for r in rows) else 0
 

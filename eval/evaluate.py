@@ -42,9 +42,15 @@ other options are the env's arguments. Heuristics with a ``config`` parameter
 (``paper_workers``) read the run's config unless the spec gives one.
 
 Writes ``DIR/episodes.csv`` (one row per policy and seed), ``DIR/summary.csv`` (one row per
-policy and metric: mean, CI, paired difference and its CI), ``DIR/summary.json``, and
-``DIR/pareto.png`` with ``DIR/curves.csv`` (the heuristics' threshold sweeps; see
-:mod:`eval.pareto`). Exit codes: 0 done, 2 a config, policy or training error.
+policy and metric: mean, CI, paired difference and its CI), ``DIR/pareto.png`` with
+``DIR/curves.csv`` (the heuristics' threshold sweeps; see :mod:`eval.pareto`), each under a
+temporary name renamed into place, and last ``DIR/summary.json``, the manifest (settings,
+command, ``"status": "complete"``, each file's size, SHA-256 and row count). A non-empty
+``DIR`` is refused unless ``--overwrite`` is given, which first deletes an earlier run's
+files. With ``--seeds 1`` there is no interval: every CI is empty (NaN in the CSV files, null
+in ``summary.json``), and the command says so. A saved model is used only if the ``run.json``
+of its run says the run finished and lists the model with its hash. Exit codes: 0 done, 2 a
+config, policy, training or output error, 130 Ctrl-C.
 
 This module parses the command line and writes the reports; the work is done by
 :mod:`eval.policies` (specs and building the policies), :mod:`eval.episodes` (the paired
@@ -56,7 +62,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import json
 import sys
 import time
 from typing import Any
@@ -68,8 +73,9 @@ from eval import pareto
 from eval.episodes import run_all
 from eval.policies import Entry, EvalError, build_policy, infer_env, split_specs
 from eval.stats import summarize
-from hitl_env.cli import finite_or_none
 from hitl_env.envs import ROUTER_ID, SUPERVISOR_ID
+from hitl_env.io import OutputError, atomic_path, command_line, prepare_out, write_manifest
+from hitl_env.procs import interrupted
 from hitl_env.rewards import COMPONENTS
 
 PROG = "hitl-eval"
@@ -131,7 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--train-config", help="hitl-train config of --sweep-weights")
     p.add_argument("--train-set", action="append", default=[], metavar="KEY=VALUE",
                    help="extra hitl-train --set item of --sweep-weights; repeatable")  # fmt: skip
-    p.add_argument("--out", required=True, type=output_dir, help="output directory")
+    p.add_argument("--out", required=True, type=output_dir, help="output directory (must be empty)")
+    p.add_argument("--overwrite", action="store_true", help="replace an earlier run's files in --out")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no table")
     return p
 
@@ -181,7 +188,7 @@ def train_env_sets(args: argparse.Namespace) -> list[str]:
 
 def entries_of(args: argparse.Namespace, kind: str, env: Any) -> tuple[list[Entry], str]:
     """The policies to evaluate (baseline included) and the baseline's label."""
-    specs = split_specs(args.policies) if args.policies else []
+    specs = split_specs(args.policies) if args.policies is not None else []
     if len(set(specs)) != len(specs):
         raise EvalError(f"a policy is listed twice in {args.policies!r}")
     baseline = args.baseline or BASELINES[kind]
@@ -195,11 +202,14 @@ def entries_of(args: argparse.Namespace, kind: str, env: Any) -> tuple[list[Entr
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.command = command_line(PROG, argv)
     try:
         return _main(args)
-    except EvalError as e:
+    except (EvalError, OutputError) as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        return interrupted(PROG, f"; {args.out} holds no complete run")
 
 
 def _main(args: argparse.Namespace) -> int:
@@ -213,10 +223,13 @@ def _main(args: argparse.Namespace) -> int:
         raise EvalError(f"--seed must be a non-negative integer, got {args.seed}")
     if not args.sweep_weights and (args.train_config or args.train_set):
         raise EvalError("--train-config and --train-set belong to --sweep-weights, which is not given")
-    specs = split_specs(args.policies) if args.policies else []
+    specs = split_specs(args.policies) if args.policies is not None else []
     kind = infer_env(specs + ([args.baseline] if args.baseline else []), args.env)
     env = make_env(args, kind)
     entries, baseline = entries_of(args, kind, env)
+    if args.sweep_weights:
+        pareto.parse_sweep(args.sweep_weights, args.train_config)  # a bad sweep fails before --out is touched
+    prepare_out(args.out, PROG, args.overwrite)
     t0 = time.perf_counter()
     if args.sweep_weights:
         sweep = pareto.parse_sweep(args.sweep_weights, args.train_config)
@@ -234,25 +247,36 @@ def _main(args: argparse.Namespace) -> int:
     timing = {"train_s": t1 - t0, "runtime_s": time.perf_counter() - t1, "steps": steps}
     timing["steps_per_s"] = steps / timing["runtime_s"]
     summary = summarize(episodes, baseline, args.bootstrap, args.seed)
-    args.out.mkdir(parents=True, exist_ok=True)
-    episodes.to_csv(args.out / "episodes.csv", index=False)
-    summary.to_csv(args.out / "summary.csv", index=False)
+    if len(seeds) < 2:  # a bootstrap of one value has no spread: no interval rather than a zero-width one
+        summary[["ci_lo", "ci_hi", "diff_lo", "diff_hi"]] = float("nan")
+        print(f"{PROG}: note: one seed gives no confidence interval; use --seeds 2 or more", file=sys.stderr)
+    files = {"episodes.csv": _write_csv(episodes, args.out / "episodes.csv"),
+             "summary.csv": _write_csv(summary, args.out / "summary.csv")}  # fmt: skip
     if not args.no_plot:
         curve_table = pareto.curve_table(curve_eps, curves, args.bootstrap, args.seed, args.pareto_y)
         if not curve_table.empty:
-            curve_table.to_csv(args.out / "curves.csv", index=False)
-        pareto.plot_pareto(summary, entries, curve_table, args.pareto_y, args.out / "pareto.png",
-                           title=f"{ENV_IDS[kind]}, {args.preset}, {len(seeds)} seeds")  # fmt: skip
+            files["curves.csv"] = _write_csv(curve_table, args.out / "curves.csv")
+        with atomic_path(args.out / "pareto.png") as tmp:
+            pareto.plot_pareto(summary, entries, curve_table, args.pareto_y, tmp,
+                               title=f"{ENV_IDS[kind]}, {args.preset}, {len(seeds)} seeds")  # fmt: skip
+        files["pareto.png"] = None
         if summary.loc[summary["metric"] == args.pareto_y, "mean"].isna().all():
             print(f"{PROG}: note: no episode has a {args.pareto_y} (no rated chat), so pareto.png is empty; "
                   "try more seeds, longer shifts or --pareto-y satisfaction", file=sys.stderr)  # fmt: skip
     report = run_report(args, kind, seeds, baseline, entries, summary, timing)
-    (args.out / "summary.json").write_text(json.dumps(finite_or_none(report), indent=2))
+    write_manifest(args.out, "summary.json", {**report, "command": args.command}, files)
     if not args.quiet:
         print(format_table(summary, baseline))
     print(f"{len(entries)} policies x {len(seeds)} seeds in {timing['runtime_s']:.1f} s "
           f"({timing['steps_per_s']:,.0f} steps/s) -> {args.out}")  # fmt: skip
     return 0
+
+
+def _write_csv(df: pd.DataFrame, path: Any) -> int:
+    """Write ``df`` as CSV under a temporary name renamed into place; its row count."""
+    with atomic_path(path) as tmp:
+        df.to_csv(tmp, index=False)
+    return len(df)
 
 
 def run_report(args: argparse.Namespace, kind: str, seeds: list[int], baseline: str, entries: list[Entry],

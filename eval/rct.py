@@ -31,13 +31,18 @@ or the mean of the running shifts for a routing decision) and reseeds every team
 ``--seed``. A ``paper_workers`` spec with parameters is the policy of :mod:`agents.supervisor`:
 equal to the core's in distribution, not draw for draw.
 
-Exit codes: 0 done, 2 a config or policy error.
+Every file is written under a temporary name and renamed into place; ``results.json`` (and,
+over seeds, ``summary.json``) comes last, as the manifest: seed, config, command, ``"status":
+"complete"`` and each file's size, SHA-256 and row count (:mod:`hitl_env.io`). A non-empty
+``DIR`` is refused unless ``--overwrite`` is given, which first deletes an earlier run's files.
+A run that would not fit in memory is refused before it starts (:mod:`hitl_env.sim.size`).
+
+Exit codes: 0 done, 2 a config, policy or output error, 130 Ctrl-C.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from collections.abc import Callable
@@ -47,11 +52,14 @@ from typing import Any
 import pandas as pd
 
 from eval.calibration import baseline_stats
-from hitl_env.cli import check_shorthands, finite_or_none, output_dir
+from hitl_env.cli import check_shorthands, output_dir
 from hitl_env.config import Config, ConfigError, load_config, parse_overrides, with_overrides
+from hitl_env.io import OutputError, atomic_path, command_line, prepare_out, write_manifest
+from hitl_env.procs import interrupted
 from hitl_env.sim.decisions import default_supervisor
 from hitl_env.sim.hooks import NeverTakeover
 from hitl_env.sim.run import simulate
+from hitl_env.sim.size import TooLarge, check_size
 
 PROG = "hitl-rct"
 PolicyFactory = Callable[[Config], object]
@@ -128,7 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument(f"--{kind}", default=default, metavar="POLICY",
                        help=f"a {kind} heuristic or saved model, see below (default: {default})")  # fmt: skip
     p.add_argument("--jobs", type=int, default=None, help="processes (default: all cores)")
-    p.add_argument("--out", required=True, type=output_dir, help="output directory")
+    p.add_argument("--out", required=True, type=output_dir, help="output directory (must be empty)")
+    p.add_argument("--overwrite", action="store_true", help="replace an earlier run's files in --out")
     p.add_argument("--no-plot", action="store_true", help="skip estimates.png")
     p.add_argument("--no-records", action="store_true",
                    help="skip records.parquet and counterfactual.parquet (120 MB a seed at full scale)")  # fmt: skip
@@ -214,16 +223,24 @@ def run_experiment(
 def write_outputs(
     out: Path, results: dict[str, Any], actual: pd.DataFrame, cf: pd.DataFrame, plot: bool, records: bool = True
 ) -> None:
-    """results.json, the chat records of both runs as Parquet (unless not ``records``), and the plot."""
+    """The chat records of both runs as Parquet (unless not ``records``), the plot, then ``results.json``.
+
+    Each file is renamed into place once written; ``results.json``, the manifest, comes last.
+    """
     out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps(finite_or_none(results), indent=2))
+    files: dict[str, int | None] = {}
     if records:
-        actual.to_parquet(out / "records.parquet", index=False)
-        cf.to_parquet(out / "counterfactual.parquet", index=False)
+        for name, df in (("records.parquet", actual), ("counterfactual.parquet", cf)):
+            with atomic_path(out / name) as tmp:
+                df.to_parquet(tmp, index=False)
+            files[name] = len(df)
     if plot:
         from eval.rct_report import plot_estimates
 
-        plot_estimates(results, out / "estimates.png")
+        with atomic_path(out / "estimates.png") as tmp:
+            plot_estimates(results, tmp)
+        files["estimates.png"] = None
+    write_manifest(out, "results.json", results, files)
 
 
 def policy_hooks(args: argparse.Namespace, cfg: Config, seed: int) -> dict[str, object]:
@@ -239,8 +256,8 @@ def run_seed(
 
     label = f"seed {seed}: " if args.seeds > 1 else ""
     actual, cf, results = run_experiment(cfg, cf_cfg, seed, hooks, args.jobs, args.quiet, label)
-    results = {"preset": args.preset, "seed": seed, **results,
-               "policies": {k: getattr(args, k) for k in DEFAULTS}, "config": cfg.to_dict()}  # fmt: skip
+    results = {"preset": args.preset, "seed": seed, **results, "policies": {k: getattr(args, k) for k in DEFAULTS},
+               "config": cfg.to_dict(), "command": args.command}  # fmt: skip
     results["findings"] = [f.to_dict() for f in findings(results)]
     results["findings_true"] = [f.to_dict() for f in findings(results, on="true")]
     write_outputs(out, results, actual, cf, plot=not args.no_plot, records=not args.no_records)
@@ -249,6 +266,7 @@ def run_seed(
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.command = command_line(PROG, argv)
     try:
         cfg, cf_cfg = experiment_configs(args.preset, overrides_from_args(args))
         if args.jobs is not None and args.jobs < 1:
@@ -257,10 +275,19 @@ def main(argv: list[str] | None = None) -> int:
             raise ConfigError(f"--seed must be a non-negative integer, got {args.seed}")
         if args.seeds < 1:
             raise ConfigError(f"--seeds must be at least 1, got {args.seeds}")
+        check_size(cfg, copies=2)  # the experiment and its counterfactual are held at once
         first = policy_hooks(args, cfg, args.seed)  # a bad policy fails here, before any simulation
-    except (ConfigError, PolicyError) as e:
+        prepare_out(args.out, PROG, args.overwrite)
+    except (ConfigError, PolicyError, OutputError, TooLarge) as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 2
+    try:
+        return _run(args, cfg, cf_cfg, first)
+    except KeyboardInterrupt:
+        return interrupted(PROG, f"; the seeds without a results.json in {args.out} did not finish")
+
+
+def _run(args: argparse.Namespace, cfg: Config, cf_cfg: Config, first: dict[str, object]) -> int:
     from eval.rct_report import format_table
     from eval.rct_summary import format_summary, summarize
 
@@ -276,8 +303,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"seed {seed}: {results['n_chats']:,} chats, {results['n_treatment']} of {results['n_workers']} "
               f"workers treated; {results['runtime_s']:.1f} s -> {out}")  # fmt: skip
     if args.seeds > 1:
-        summary = summarize(runs)
-        (args.out / "summary.json").write_text(json.dumps(finite_or_none(summary), indent=2))
+        summary = {**summarize(runs), "command": args.command}
+        write_manifest(args.out, "summary.json", summary, {f"seed_{s}/results.json": None for s in seeds})
         if not args.quiet:
             print(format_summary(summary))
         print(f"summary of seeds {seeds.start}-{seeds.stop - 1} -> {args.out / 'summary.json'}")

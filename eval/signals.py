@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -45,6 +44,7 @@ from agents.hooks import SupervisorHook
 from hitl_env.cli import config_from_args
 from hitl_env.config import Config, ConfigError, override_keys, parse_overrides
 from hitl_env.envs.observations import SUPERVISOR_FIELDS
+from hitl_env.io import write_json
 from hitl_env.sim.hooks import RoundView
 from hitl_env.sim.population import HOUR_S, Workers
 from hitl_env.sim.run import simulate
@@ -295,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
         meta = {"preset": args.preset, "seed": args.seed, "workers": e.workers, "days": e.days}
         rows = table.astype(object).where(table.notna(), None).to_dict(orient="records")
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({**meta, "rows": rows}, indent=2))
+        write_json(args.json, {**meta, "rows": rows})
     return 0
 
 

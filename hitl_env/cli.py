@@ -3,13 +3,16 @@
 Example::
 
     hitl-sim --preset taobao_2024 --workers 50 --days 7 --seed 1 --out runs/demo
+
+Writes ``DIR/records.parquet`` and, last, ``DIR/summary.json`` (the manifest: seed, config,
+command, ``"status": "complete"`` and the records' row count and SHA-256), each under a
+temporary name renamed into place (:mod:`hitl_env.io`). A non-empty ``DIR`` is refused unless
+``--overwrite`` is given. Exit codes: 0 done, 2 a usage, config or output error, 130 Ctrl-C.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import os
 import sys
 import time
@@ -19,8 +22,14 @@ from typing import Any
 import pandas as pd
 
 from hitl_env.config import Config, ConfigError, load_config, override_keys, parse_overrides, with_overrides
+from hitl_env.io import OutputError, atomic_path, command_line, finite_or_none, prepare_out, write_manifest
+from hitl_env.procs import interrupted
 from hitl_env.sim.run import simulate
+from hitl_env.sim.size import TooLarge, check_size
 from hitl_env.sim.team import ESCALATIONS
+
+PROG = "hitl-sim"
+__all__ = ["PROG", "build_parser", "check_shorthands", "config_from_args", "finite_or_none", "main", "output_dir"]
 
 OUTCOMES = (
     "duration_s", "rounds", "messages", "reply_lag_mean_s", "wait_s", "queue_wait_s", "concurrency",
@@ -28,22 +37,13 @@ OUTCOMES = (
 )  # fmt: skip
 
 
-def finite_or_none(x: Any) -> Any:
-    """``x`` with numpy scalars as Python ones and non-finite floats as None (JSON has no NaN)."""
-    if isinstance(x, dict):
-        return {k: finite_or_none(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [finite_or_none(v) for v in x]
-    if hasattr(x, "item") and not hasattr(x, "__len__"):  # a numpy scalar
-        x = x.item()
-    return None if isinstance(x, float) and not math.isfinite(x) else x
-
-
 def output_dir(value: str) -> Path:
     """An ``--out`` argument (an argparse ``type``): a directory that exists or can be created.
 
     Checked when the command line is parsed, so a bad path is a usage error before any work.
     """
+    if not value.strip():
+        raise argparse.ArgumentTypeError("an empty path; give a directory (. for the current one)")
     path = Path(value)
     nearest = next(p for p in (path, *path.parents) if p.exists())
     if not nearest.is_dir():
@@ -63,7 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, help="number of workers (experiment.workers)")
     p.add_argument("--seed", type=int, default=0, help="seed of every random draw (default 0)")
     p.add_argument("--jobs", type=int, default=None, help="processes (default: all cores)")
-    p.add_argument("--out", required=True, type=output_dir, help="output directory")
+    p.add_argument("--out", required=True, type=output_dir, help="output directory (must be empty)")
+    p.add_argument("--overwrite", action="store_true", help="replace an earlier run's files in --out")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 
@@ -98,7 +99,10 @@ def config_from_args(preset: str, overrides: list[str], days: int | None, worker
         e = cfg.experiment
         pre = round(days * e.days_pre / e.days) if e.days else days
         extra.update({"experiment.days_pre": pre, "experiment.days_post": days - pre})
-    return with_overrides(cfg, extra) if extra else cfg
+    cfg = with_overrides(cfg, extra) if extra else cfg
+    if cfg.experiment.days < 1:
+        raise ConfigError("the run has no day: experiment.days_pre + experiment.days_post must be at least 1")
+    return cfg
 
 
 def summarize(df: pd.DataFrame, cfg: Config, runtime_s: float) -> dict[str, Any]:
@@ -129,27 +133,37 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         cfg = config_from_args(args.preset, args.overrides, args.days, args.workers)
-    except ConfigError as e:
-        print(f"hitl-sim: error: {e}", file=sys.stderr)
+        if args.jobs is not None and args.jobs < 1:
+            raise ConfigError("--jobs must be at least 1")
+        if args.seed < 0:
+            raise ConfigError(f"--seed must be a non-negative integer, got {args.seed}")
+        check_size(cfg)
+        prepare_out(args.out, PROG, args.overwrite)
+    except (ConfigError, OutputError, TooLarge) as e:
+        print(f"{PROG}: error: {e}", file=sys.stderr)
         return 2
-    if args.jobs is not None and args.jobs < 1:
-        print("hitl-sim: error: --jobs must be at least 1", file=sys.stderr)
-        return 2
-    if args.seed < 0:
-        print(f"hitl-sim: error: --seed must be a non-negative integer, got {args.seed}", file=sys.stderr)
-        return 2
+    try:
+        return _run(args, cfg, command_line(PROG, argv))
+    except KeyboardInterrupt:
+        return interrupted(PROG, f"; {args.out} holds no complete run")
+
+
+def _run(args: argparse.Namespace, cfg: Config, command: list[str]) -> int:
     from tqdm.auto import tqdm
 
     n_teams = -(-cfg.experiment.workers // cfg.experiment.team_size)
     bar = tqdm(total=n_teams, unit="team", desc="simulating", disable=args.quiet)
     t0 = time.perf_counter()
-    df = simulate(cfg, args.seed, n_jobs=args.jobs, progress=lambda k: bar.update(k - bar.n))
+    try:
+        df = simulate(cfg, args.seed, n_jobs=args.jobs, progress=lambda k: bar.update(k - bar.n))
+    finally:
+        bar.close()
     runtime = time.perf_counter() - t0
-    bar.close()
-    args.out.mkdir(parents=True, exist_ok=True)
-    df.to_parquet(args.out / "records.parquet", index=False)
-    summary = {"preset": args.preset, "seed": args.seed, **summarize(df, cfg, runtime), "config": cfg.to_dict()}
-    (args.out / "summary.json").write_text(json.dumps(summary, indent=2))
+    with atomic_path(args.out / "records.parquet") as tmp:
+        df.to_parquet(tmp, index=False)
+    summary = {"preset": args.preset, "seed": args.seed, **summarize(df, cfg, runtime), "config": cfg.to_dict(),
+               "command": command}  # fmt: skip
+    write_manifest(args.out, "summary.json", summary, {"records.parquet": len(df)})
     m = {k: float("nan") if v is None else v for k, v in summary["means"].items()}  # None: no chat
     print(
         f"{len(df):,} chats in {runtime:.1f} s ({summary['chats_per_s']:,.0f}/s); "

@@ -362,9 +362,28 @@ def _read_yaml(preset_or_path: str | Path) -> dict[str, Any]:
         else:
             hint = " (a config file path needs a suffix, such as .yaml)" if path.is_file() else ""
             raise ConfigError(f"unknown preset {str(preset_or_path)!r}{hint}; presets: {', '.join(preset_names())}")
+    return read_yaml_file(path)
+
+
+def read_yaml_file(path: str | Path) -> dict[str, Any]:
+    """The mapping a YAML config file holds.
+
+    Raises:
+        ConfigError: no such file, not UTF-8 text (a binary file), not YAML, empty (an empty
+            file would silently run the defaults), or not a mapping at the top level.
+    """
+    path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file {str(path)!r} does not exist")
-    data = read_yaml(path.read_text(), repr(str(path))) or {}
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{str(path)!r} is not a YAML config (not UTF-8 text)") from None
+    except OSError as e:
+        raise ConfigError(f"cannot read {str(path)!r}: {e.strerror or e}") from None
+    data = read_yaml(text, repr(str(path)))
+    if data is None:
+        raise ConfigError(f"{str(path)!r} is empty; a config file must set its fields")
     if not isinstance(data, dict):
         raise ConfigError(f"{path} must hold a mapping at the top level")
     return data

@@ -27,6 +27,7 @@ from hitl_env.envs.base import Defer, build_episode, episode_settings
 from hitl_env.envs.observations import OBSERVATIONS
 from hitl_env.envs.render import RENDER_MODES, check_render_mode, render
 from hitl_env.rewards import COMPONENTS, scalarize, vector_reward
+from hitl_env.sim.run import check_seed
 from hitl_env.sim.team import TeamSim
 
 ROUTER = "router"
@@ -183,6 +184,7 @@ class _TeamAgents:
         return self._shift.sim
 
     def _reset_shift(self, seed: int | None) -> None:
+        check_seed(seed, allow_none=True)  # as simulate() does: a bool is not a seed
         # Gymnasium's seeding rule: a seed restarts the generator, None continues it
         if seed is not None or self._np_random is None:
             self._np_random, _ = seeding.np_random(seed)

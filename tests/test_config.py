@@ -273,10 +273,19 @@ def test_invalid_yaml_file_names_the_file_and_the_line(tmp_path):
         load_config(path)
 
 
-def test_empty_yaml_file_gives_the_defaults(tmp_path):
-    path = tmp_path / "empty.yaml"
-    path.write_text("")
-    assert load_config(path) == Config()
+def test_an_empty_yaml_file_is_refused_and_an_empty_mapping_gives_the_defaults(tmp_path):
+    for text in ("", "# only a comment\n"):  # a file that lost its content must not run the defaults
+        (tmp_path / "empty.yaml").write_text(text)
+        with pytest.raises(ConfigError, match="is empty; a config file must set its fields"):
+            load_config(tmp_path / "empty.yaml")
+    (tmp_path / "defaults.yaml").write_text("{}\n")
+    assert load_config(tmp_path / "defaults.yaml") == Config()
+
+
+def test_a_binary_file_is_not_a_config(tmp_path):
+    (tmp_path / "blob.yaml").write_bytes(bytes(range(256)))
+    with pytest.raises(ConfigError, match="is not a YAML config \\(not UTF-8 text\\)"):
+        load_config(tmp_path / "blob.yaml")
 
 
 def test_missing_file_is_an_error(tmp_path):

@@ -285,24 +285,25 @@ def test_weight_sweep(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(pareto, "load_trainer", lambda: _fake_trainer(calls))
     config = tmp_path / "ppo.yaml"
     config.write_text(TINY_TRAIN)
+    out = tmp_path / "ev"
     args = ["--policies", "always_takeover", "--sweep-weights", "duration=0.01,0.2", "--train-config", str(config),
             "--train-set", "total_timesteps=64", "--set", "ai.misread=0.2", "--weight", "rating=2",
             "--seeds", "2", "--team-size", "3", "--shift-hours", "2",
-            "--bootstrap", "100", "--no-curves", "--quiet", "--out", str(tmp_path)]  # fmt: skip
+            "--bootstrap", "100", "--no-curves", "--quiet", "--out", str(out)]  # fmt: skip
     assert main(args) == 0
     env = ["env.preset=taobao_2024", "env.team_size=3", "env.shift_hours=2.0", "env.start_hour=9", "env.rating=dense",
            "env.overrides.ai.misread=0.2", "env.reward_weights.rating=2.0"]  # fmt: skip
     assert calls == [
         [str(config), *(a for item in [*env, f"env.reward_weights.duration={v}", "total_timesteps=64"]
                        for a in ("--set", item)),
-         "--seed", "0", "--out", str(tmp_path / "sweep" / f"duration_{v}"), "--quiet"] for v in (0.01, 0.2)
+         "--seed", "0", "--out", str(out / "sweep" / f"duration_{v}"), "--quiet"] for v in (0.01, 0.2)
     ]  # fmt: skip
-    j = json.loads((tmp_path / "summary.json").read_text())
+    j = json.loads((out / "summary.json").read_text())
     learned = {k: v for k, v in j["policies"].items() if v["kind"] == "learned"}
     assert list(learned) == ["learned:duration=0.01", "learned:duration=0.2"]
     assert learned["learned:duration=0.2"]["sweep"] == {"duration": 0.2}
     assert learned["learned:duration=0.2"]["spec"].endswith("best_model.zip")
-    assert (tmp_path / "pareto.png").stat().st_size > 0
+    assert (out / "pareto.png").stat().st_size > 0
     model = learned["learned:duration=0.01"]["spec"]
     assert env_of_spec(model) == "supervisor"
     # a saved model given by path is evaluated like a heuristic, as a learned point

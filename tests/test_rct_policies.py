@@ -26,6 +26,7 @@ from eval.rct import PolicyError, main, resolve_policy
 from hitl_env.envs import ROUTER_ID, SUPERVISOR_ID
 from hitl_env.envs.base import build_episode
 from hitl_env.envs.observations import ROUTER_FIELDS, SUPERVISOR_FIELDS, field_index
+from hitl_env.io import file_record
 from hitl_env.sim.decisions import default_supervisor
 from hitl_env.sim.hooks import ArrivalView, NeverTakeover, PaperSupervisor, RoundView
 from hitl_env.sim.population import DAY_S, HOUR_S
@@ -305,7 +306,8 @@ def test_a_shared_supervisor_model_decides_takeovers(tmp_path: Path, models) -> 
     run.mkdir()
     (run / "model.zip").write_bytes(models["supervisor"].read_bytes())
     info = json.loads((models["supervisor"].parent / "run.json").read_text())
-    (run / "run.json").write_text(json.dumps({**info, "env_id": SHARED_SUPERVISOR_ID}))
+    files = {"model.zip": file_record(run / "model.zip")}  # the copy is this run's model
+    (run / "run.json").write_text(json.dumps({**info, "env_id": SHARED_SUPERVISOR_ID, "files": files}))
     cfg = _small()
     hook = PolicyHook("supervisor", str(run / "model.zip"), cfg)
     assert len(hitl_env.simulate(cfg, seed=0, supervisor=hook)) == len(hitl_env.simulate(cfg, seed=0))
@@ -317,7 +319,8 @@ def test_files_that_are_not_models_exit_2(tmp_path: Path, capsys, models) -> Non
     fake = tmp_path / "run" / "fake.zip"
     fake.parent.mkdir()
     fake.write_bytes(b"PK not really")
-    (fake.parent / "run.json").write_text((models["supervisor"].parent / "run.json").read_text())
+    info = json.loads((models["supervisor"].parent / "run.json").read_text())
+    (fake.parent / "run.json").write_text(json.dumps({**info, "files": {"fake.zip": file_record(fake)}}))
     broken = tmp_path / "broken" / "model.zip"
     broken.parent.mkdir()
     broken.write_bytes(models["supervisor"].read_bytes())

@@ -23,8 +23,8 @@ from eval.calibration import (
     power_z,
     seeds_needed,
 )
-from eval.rct import finite_or_none
 from eval.rct_summary import format_summary, summarize
+from hitl_env.io import finite_or_none
 
 Z = 2.2  # inside every star's band: >= 2.06, 1.57-3.22, 1.32-2.45
 

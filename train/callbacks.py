@@ -13,11 +13,14 @@ import math
 import os
 from collections import deque
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback, EvalCallback
 from stable_baselines3.common.logger import HParam
+
+from hitl_env.io import atomic_path
 
 
 def _record_means(logger: Any, stats: list[Mapping[str, float]], prefix: str = "") -> None:
@@ -157,3 +160,57 @@ def eval_callback(masked: bool, *args: Any, **kwargs: Any) -> EvalCallback:
 
         return SeededMaskableEvalCallback(*args, **kwargs)
     return SeededEvalCallback(*args, **kwargs)
+
+
+class Checkpoints(BaseCallback):
+    """Save ``checkpoints/model_<steps>_steps.zip`` every ``freq`` steps, after the update.
+
+    stable-baselines3's ``CheckpointCallback`` saves during a rollout, before that rollout's
+    update, so its ``model_4096_steps.zip`` holds the weights of 2048 steps. This one saves when
+    the next rollout starts (and when training ends), so a checkpoint's weights, optimizer state
+    and counters are those of a run that stopped at its step count. Files are written under a
+    temporary name and renamed into place. Off-policy models also save their replay buffer
+    (``model_replay_buffer_<steps>_steps.pkl``).
+    """
+
+    def __init__(self, freq: int, folder: Path, save_replay_buffer: bool = False) -> None:
+        super().__init__()
+        self.freq, self.folder, self.save_replay_buffer = int(freq), Path(folder), save_replay_buffer
+        self._next = 0
+
+    def _init_callback(self) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._next = (self.model.num_timesteps // self.freq + 1) * self.freq
+
+    def _on_rollout_start(self) -> None:
+        self._save_if_due()
+
+    def _on_training_end(self) -> None:
+        self._save_if_due()
+
+    def _on_step(self) -> bool:
+        return True
+
+    def _save_if_due(self) -> None:
+        steps = self.model.num_timesteps
+        if steps < self._next:
+            return
+        with atomic_path(self.folder / f"model_{steps}_steps.zip") as tmp:
+            self.model.save(tmp)
+        if self.save_replay_buffer and getattr(self.model, "replay_buffer", None) is not None:
+            with atomic_path(self.folder / f"model_replay_buffer_{steps}_steps.pkl") as tmp:
+                self.model.save_replay_buffer(tmp)
+        self._next = (steps // self.freq + 1) * self.freq
+
+
+class SaveBest(BaseCallback):
+    """``callback_on_new_best`` of the evaluation: save the model as ``path``, atomically."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = Path(path)
+
+    def _on_step(self) -> bool:
+        with atomic_path(self.path) as tmp:
+            self.model.save(tmp)
+        return True  # False would stop training

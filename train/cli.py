@@ -10,14 +10,26 @@ id and env kwargs; also the full config, seed, versions, status (``running``, th
 ``config.yaml`` (the resolved config, loadable as a config), ``final_model.zip``,
 ``best_model.zip`` (best mean return on the separately seeded evaluation envs),
 ``eval/evaluations.npz``, ``checkpoints/model_<steps>_steps.zip`` and ``tb/`` (TensorBoard).
-``--resume CHECKPOINT`` continues a run from a saved model up to ``total_timesteps``; Ctrl-C
-saves ``interrupted_model.zip`` and exits with status 130.
+Models and ``config.yaml`` are written under temporary names and renamed into place; when the
+run ends, ``run.json`` lists every model with its SHA-256 (``files``), and the policy loader
+refuses a model that a finished run's ``run.json`` does not list (:func:`agents.learned.check_model`).
+A non-empty ``DIR`` is refused unless ``--overwrite`` is given (which first deletes the files a
+run writes), or ``--resume`` continues a model of the run in ``DIR``.
+
+On-policy algorithms (PPO, MaskablePPO, A2C) train whole rollouts of ``n_steps * n_envs``
+steps: a ``total_timesteps`` that is not a multiple trains up to the next multiple, and the
+command says so. A checkpoint is saved after the update of the rollout that reached its step
+count (weights, optimizer state and counters of that point: ``model_4096_steps.zip`` is the
+model of a run of 4096 steps). ``--resume CHECKPOINT`` continues from it up to
+``total_timesteps``, with new episodes (the envs are reset and reseeded from ``seed +
+steps``; an episode under way at the checkpoint is not continued), so a resumed run is
+reproducible but not identical to the uninterrupted one. Ctrl-C saves
+``interrupted_model.zip`` and exits with status 130.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import re
 import sys
@@ -33,6 +45,7 @@ import yaml
 
 from hitl_env.cli import output_dir
 from hitl_env.config import ConfigError, parse_overrides
+from hitl_env.io import OutputError, file_record, prepare_out, write_json, write_text
 from train.config import OFF_POLICY, TrainConfig, activation, algorithm_class, load_train_config
 
 PROG = "hitl-train"
@@ -44,7 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config field by dotted key; repeatable")  # fmt: skip
     p.add_argument("--seed", type=int, help="seed of the run (overrides the config's seed)")
-    p.add_argument("--out", required=True, type=output_dir, help="output directory")
+    p.add_argument("--out", required=True, type=output_dir, help="output directory (must be empty)")
+    p.add_argument("--overwrite", action="store_true", help="replace an earlier run's files in --out")
     p.add_argument("--resume", type=Path, metavar="MODEL", help="continue from a checkpoint or saved model")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
@@ -77,10 +91,6 @@ def run_record(cfg: TrainConfig, argv: list[str], resume: Path | None) -> dict[s
     }
 
 
-def _write_json(path: Path, data: Mapping[str, Any]) -> None:
-    path.write_text(json.dumps(data, indent=2) + "\n")
-
-
 def _flat(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     """Flat ``a.b`` keys with TensorBoard-friendly values (lists as text)."""
     out: dict[str, Any] = {}
@@ -98,8 +108,9 @@ def build_model(cfg: TrainConfig, venv: Any, out: Path, resume: Path | None) -> 
     if resume is not None:
         try:
             model = cls.load(resume, env=venv, device="cpu", tensorboard_log=str(out / "tb"))
-        except (ValueError, KeyError) as e:  # another env's spaces, or not a model of this algorithm
-            raise ConfigError(f"--resume: cannot continue {str(resume)!r} on this config: {e}") from None
+        except Exception as e:  # another env's spaces, not a model of this algorithm, not a model at all
+            message = " ".join(str(e).split()) or type(e).__name__
+            raise ConfigError(f"--resume: cannot continue {str(resume)!r} on this config: {message}") from None
         checkpoint = re.fullmatch(r"(.*)_(\d+)_steps\.zip", resume.name)  # CheckpointCallback's names
         if cfg.algorithm in OFF_POLICY and checkpoint:
             buffer = resume.with_name(f"{checkpoint[1]}_replay_buffer_{checkpoint[2]}_steps.pkl")
@@ -119,20 +130,19 @@ def build_model(cfg: TrainConfig, venv: Any, out: Path, resume: Path | None) -> 
 
 def callbacks(cfg: TrainConfig, out: Path, quiet: bool, eval_env: Any, resume: bool) -> list[Any]:
     """Statistics, config, progress, checkpoint and evaluation callbacks of a run."""
-    from stable_baselines3.common.callbacks import CheckpointCallback
-
-    from train.callbacks import ConfigLogger, EpisodeStatsLogger, ProgressBar, eval_callback
+    from train.callbacks import Checkpoints, ConfigLogger, EpisodeStatsLogger, ProgressBar, SaveBest, eval_callback
 
     config_yaml = yaml.safe_dump(cfg.to_dict(), sort_keys=False)
     cbs = [EpisodeStatsLogger(), ConfigLogger(config_yaml, _flat(cfg.to_dict())), ProgressBar(disable=quiet)]
     if cfg.checkpoint_freq:
-        cbs.append(CheckpointCallback(max(cfg.checkpoint_freq // cfg.n_envs, 1), str(out / "checkpoints"),
-                                      name_prefix="model", save_replay_buffer=cfg.algorithm in OFF_POLICY))  # fmt: skip
+        off_policy = cfg.algorithm in OFF_POLICY
+        cbs.append(Checkpoints(cfg.checkpoint_freq, out / "checkpoints", save_replay_buffer=off_policy))
     if cfg.eval_freq:
         cbs.append(eval_callback(
             cfg.algorithm == "MaskablePPO", eval_env, n_eval_episodes=cfg.eval_episodes,
             eval_freq=max(cfg.eval_freq // cfg.n_envs, 1), log_path=str(out / "eval"),
-            best_model_save_path=str(out), deterministic=True, verbose=0, eval_seed=cfg.eval_seed,
+            callback_on_new_best=SaveBest(out / "best_model.zip"), deterministic=True, verbose=0,
+            eval_seed=cfg.eval_seed,
             resume_from=str(out / "eval" / "evaluations.npz") if resume else None,
         ))  # fmt: skip
     return cbs
@@ -155,7 +165,7 @@ def _configure(args: argparse.Namespace) -> TrainConfig:
         if not args.resume.is_file():
             raise ConfigError(f"--resume: no saved model at {str(args.resume)!r}")
         try:
-            saved = run_info(args.resume).get("algorithm")
+            saved = run_info(args.resume, check=False).get("algorithm")
         except ValueError as e:
             raise ConfigError(f"--resume: {e}") from None
         if saved != cfg.algorithm:
@@ -180,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     venv = eval_env = None
     code = 130  # unless training ends otherwise: Ctrl-C may come at any point
     try:
+        _prepare(args)
         venv = make_vec_env(cfg.env, cfg.n_envs, cfg.seed, cfg.vec_env)
         eval_env = make_vec_env(cfg.env, 1, cfg.eval_seed, "dummy") if cfg.eval_freq else None
         model = build_model(cfg, venv, out, args.resume)
@@ -187,12 +198,12 @@ def main(argv: list[str] | None = None) -> int:
         if remaining <= 0:
             raise ConfigError(f"--resume: the model has {model.num_timesteps} steps, total_timesteps is "
                               f"{cfg.total_timesteps}; raise it with --set total_timesteps=N")  # fmt: skip
-        out.mkdir(parents=True, exist_ok=True)
+        _note_rollouts(model, cfg, remaining)
         record = run_record(cfg, argv, args.resume)
-        _write_json(out / "run.json", record)
-        (out / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+        write_json(out / "run.json", record)
+        write_text(out / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
         code = _learn(model, cfg, args, out, record, eval_env, remaining)
-    except ConfigError as e:
+    except (ConfigError, OutputError) as e:
         code = _error(str(e))
     except KeyboardInterrupt:
         print(f"\n{PROG}: interrupted before training started", file=sys.stderr)
@@ -200,6 +211,31 @@ def main(argv: list[str] | None = None) -> int:
         for env in (venv, eval_env):
             _close(env, stop=code == 130)
     return code
+
+
+def _prepare(args: argparse.Namespace) -> None:
+    """Ready ``--out``: empty, cleared with ``--overwrite``, or the folder of the run ``--resume`` continues."""
+    out: Path = args.out
+    continues = args.resume is not None and out.resolve() in (args.resume.resolve().parent,
+                                                               args.resume.resolve().parent.parent)  # fmt: skip
+    if continues and args.overwrite:
+        raise OutputError("--overwrite would delete the run that --resume continues; give another --out")
+    if continues:
+        return
+    prepare_out(out, PROG, args.overwrite)
+
+
+def _note_rollouts(model: Any, cfg: TrainConfig, remaining: int) -> None:
+    """Say so when an on-policy run will train past ``total_timesteps`` (it trains whole rollouts)."""
+    rollout = getattr(model, "n_steps", None)
+    if cfg.algorithm in OFF_POLICY or not rollout:
+        return
+    rollout *= cfg.n_envs
+    steps = -(-remaining // rollout) * rollout
+    if steps != remaining:
+        print(f"{PROG}: note: {cfg.algorithm} trains whole rollouts of {rollout} steps (n_steps * n_envs): "
+              f"{model.num_timesteps + steps} steps, not total_timesteps={cfg.total_timesteps}",
+              file=sys.stderr)  # fmt: skip
 
 
 def _learn(model: Any, cfg: TrainConfig, args: argparse.Namespace, out: Path, record: dict[str, Any],
@@ -215,7 +251,7 @@ def _learn(model: Any, cfg: TrainConfig, args: argparse.Namespace, out: Path, re
         for c in cbs:
             if isinstance(c, ProgressBar):
                 c.close()
-        model.save(out / "interrupted_model.zip")
+        save_model(model, out / "interrupted_model.zip")
         _finish(out, record, model, cbs, "interrupted", t0)
         print(f"\n{PROG}: interrupted at {model.num_timesteps:,} steps; saved {out / 'interrupted_model.zip'}",
               file=sys.stderr)  # fmt: skip
@@ -223,7 +259,7 @@ def _learn(model: Any, cfg: TrainConfig, args: argparse.Namespace, out: Path, re
     except Exception:
         _finish(out, record, model, cbs, "failed", t0)  # run.json must not say "running" forever
         raise
-    model.save(out / "final_model.zip")
+    save_model(model, out / "final_model.zip")
     best = _finish(out, record, model, cbs, "completed", t0)
     best_text = f"; best eval mean return {best:.2f}" if best is not None else ""
     print(f"trained {cfg.algorithm} on {cfg.env.id} for {model.num_timesteps:,} steps in "
@@ -237,9 +273,25 @@ def _finish(out: Path, record: dict[str, Any], model: Any, cbs: list[Any], statu
     if best is not None and best == float("-inf"):
         best = None
     record.update(status=status, num_timesteps=int(model.num_timesteps),
-                  runtime_s=round(time.perf_counter() - t0, 2), best_eval_mean_reward=best)  # fmt: skip
-    _write_json(out / "run.json", record)
+                  runtime_s=round(time.perf_counter() - t0, 2), best_eval_mean_reward=best,
+                  files=run_files(out))  # fmt: skip
+    write_json(out / "run.json", record)
     return best
+
+
+def run_files(out: Path) -> dict[str, Any]:
+    """Each model, replay buffer, evaluation log and config of a run folder, with its size and SHA-256."""
+    patterns = ("*.zip", "checkpoints/*.zip", "checkpoints/*.pkl", "eval/evaluations.npz", "config.yaml")
+    paths = sorted({p for pattern in patterns for p in out.glob(pattern) if not p.name.startswith(".")})
+    return {p.relative_to(out).as_posix(): file_record(p) for p in paths}
+
+
+def save_model(model: Any, path: Path) -> None:
+    """``model.save`` under a temporary name, renamed into place."""
+    from hitl_env.io import atomic_path
+
+    with atomic_path(path) as tmp:
+        model.save(tmp)
 
 
 def _close(env: Any, stop: bool) -> None:

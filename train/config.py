@@ -47,7 +47,7 @@ from typing import Any
 
 from agents import learned
 from agents.learned import ALGORITHMS
-from hitl_env.config import INF, ConfigError, FrozenDict, apply_overrides, param, read_yaml
+from hitl_env.config import INF, ConfigError, FrozenDict, apply_overrides, param, read_yaml_file
 from hitl_env.envs import ROUTER_ID, SUPERVISOR_ID
 from hitl_env.rewards import RATING_MODES
 from train import SHARED_SUPERVISOR_ID
@@ -124,14 +124,7 @@ def load_train_config(path: str | Path | None = None, overrides: Mapping[str, An
     Raises:
         ConfigError: an unknown key, a bad value, or a missing file; the message names the key.
     """
-    data: dict[str, Any] = {}
-    if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"config file {str(path)!r} does not exist")
-        data = read_yaml(path.read_text(), repr(str(path))) or {}
-        if not isinstance(data, dict):
-            raise ConfigError(f"{path} must hold a mapping at the top level")
+    data = {} if path is None else read_yaml_file(path)
     return build(_apply(data, overrides or {}))
 
 
@@ -321,6 +314,10 @@ def _check_algorithm(cfg: TrainConfig) -> None:
         n_steps = cfg.hyperparameters.get("n_steps", 2048)
         if isinstance(n_steps, int) and n_steps * cfg.n_envs < 2:
             raise ConfigError("hyperparameters.n_steps * n_envs must be at least 2")
+        batch = cfg.hyperparameters.get("batch_size", 64)
+        if isinstance(n_steps, int) and isinstance(batch, int) and batch > n_steps * cfg.n_envs:
+            raise ConfigError(f"hyperparameters.batch_size={batch} is larger than the rollout "
+                              f"(n_steps * n_envs = {n_steps * cfg.n_envs}); it must be at most that")  # fmt: skip
 
 
 def _check_names(fn: Any, given: Mapping[str, Any], key: str, of: str, reserved: tuple[str, ...]) -> None:

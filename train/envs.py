@@ -9,7 +9,7 @@ log them to TensorBoard.
 
 from __future__ import annotations
 
-import signal
+import os
 import sys
 from collections.abc import Mapping, Sequence
 from functools import partial
@@ -19,6 +19,7 @@ import gymnasium as gym
 import numpy as np
 
 from hitl_env.kpis import closed_chats, kpis
+from hitl_env.procs import die_with_parent
 from hitl_env.rewards import COMPONENTS
 from hitl_env.sim.team import ESCALATIONS
 from train.config import EnvConfig
@@ -71,10 +72,15 @@ class EpisodeStats(gym.Wrapper):
         return obs, reward, terminated, truncated, info
 
 
-def make_env(env_cfg: EnvConfig, in_subprocess: bool = False) -> gym.Env:
-    """The configured env, wrapped with :class:`EpisodeStats` (no torch: cheap in worker processes)."""
-    if in_subprocess:  # Ctrl-C is the main process's to handle: it saves the model, then closes us
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+def make_env(env_cfg: EnvConfig, in_subprocess: bool = False, parent_pid: int | None = None) -> gym.Env:
+    """The configured env, wrapped with :class:`EpisodeStats` (no torch: cheap in worker processes).
+
+    In a worker process (``in_subprocess``) Ctrl-C is ignored (the main process handles it: it
+    saves the model, then closes us) and the worker dies with the main process
+    (:func:`hitl_env.procs.die_with_parent`), however that one ends.
+    """
+    if in_subprocess:
+        die_with_parent(parent_pid)
     import hitl_env  # noqa: F401  (registers the hitl_env envs)
     import train  # noqa: F401  (registers hitl_train/SharedSupervisor-v1)
 
@@ -93,7 +99,8 @@ def make_vec_env(env_cfg: EnvConfig, n_envs: int, seed: int, kind: str = "dummy"
         # fork starts workers in a fraction of a second (forkserver re-imports everything, seconds);
         # the workers only step the simulator (numpy and Python, never torch), so forking is safe
         method = "fork" if sys.platform == "linux" else None
-        venv = SubprocVecEnv([partial(make_env, env_cfg, True) for _ in range(n_envs)], start_method=method)
+        fns = [partial(make_env, env_cfg, True, os.getpid()) for _ in range(n_envs)]
+        venv = SubprocVecEnv(fns, start_method=method)
     else:
         venv = DummyVecEnv([partial(make_env, env_cfg, False) for _ in range(n_envs)])
     venv.seed(seed)

@@ -21,6 +21,7 @@ from hitl_env.envs.render import RENDER_MODES, check_render_mode
 from hitl_env.rewards import COMPONENTS, RATING_MODES, scalarize, validate_weights, vector_reward
 from hitl_env.sim.hooks import PENDING
 from hitl_env.sim.population import HOUR_S, draw_chats, draw_workers
+from hitl_env.sim.run import check_seed
 from hitl_env.sim.team import TeamSim
 
 
@@ -166,6 +167,7 @@ class TeamEnv(gym.Env):
 
     # ----------------------------------------------------------------- Gymnasium API
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict]:
+        check_seed(seed, allow_none=True)  # as simulate() does: a bool is not a seed
         super().reset(seed=seed)
         self.sim = build_episode(self.cfg, self.np_random, *self._hooks())
         self.decision = self.sim.run()

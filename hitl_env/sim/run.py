@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -13,9 +14,11 @@ import numpy as np
 import pandas as pd
 
 from hitl_env.config import Config
+from hitl_env.procs import die_with_parent, stop_pool
 from hitl_env.sim.decisions import DECISIONS
 from hitl_env.sim.hooks import Router, Supervisor
 from hitl_env.sim.population import DAY_S, HOUR_S, draw_chats, draw_workers
+from hitl_env.sim.size import check_size
 from hitl_env.sim.team import ESCALATIONS, TeamSim
 
 
@@ -179,8 +182,11 @@ def simulate(
 
     Raises:
         TypeError: ``config`` is not a Config (a preset name, say), a hook lacks its method or
-            returns None, or ``progress`` is not callable.
+            answers anything but a bool (numpy bools included), a hook cannot be pickled while
+            ``n_jobs`` asks for processes, or ``progress`` is not callable.
         ValueError: ``seed`` is not a non-negative integer, ``n_jobs`` not a positive one.
+        TooLarge: (a ValueError) the run's estimated memory exceeds what this process can get
+            (:mod:`hitl_env.sim.size`); nothing is drawn.
     """
     if not isinstance(config, Config):
         raise TypeError(f"config must be a Config (hitl_env.load_config(...)), got {type(config).__name__}")
@@ -191,8 +197,8 @@ def simulate(
         raise ValueError(f"n_jobs must be a positive integer or None (all cores), got {n_jobs!r}")
     if progress is not None and not callable(progress):
         raise TypeError(f"progress must be a callable taking the teams finished, got {type(progress).__name__}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    check_seed(seed)
+    check_size(config)
     jobs = team_jobs(config, int(seed), router, supervisor)
     n_jobs = os.cpu_count() or 1 if n_jobs is None else max(1, int(n_jobs))
     frames: list[pd.DataFrame] = []
@@ -202,15 +208,44 @@ def simulate(
             if progress:
                 progress(len(frames))
     else:
-        with ProcessPoolExecutor(max_workers=min(n_jobs, len(jobs))) as pool:
+        _check_picklable(router, supervisor, n_jobs)
+        # workers die with this process, and leave Ctrl-C to it (hitl_env.procs)
+        pool = ProcessPoolExecutor(max_workers=min(n_jobs, len(jobs)), initializer=die_with_parent,
+                                   initargs=(os.getpid(),))  # fmt: skip
+        try:
             for df in pool.map(run_team, jobs, chunksize=max(1, len(jobs) // (4 * n_jobs))):
                 frames.append(df)
                 if progress:
                     progress(len(frames))
+        except BaseException:
+            stop_pool(pool)  # not shutdown(wait=True): it would finish every running team first
+            raise
+        pool.shutdown()
     df = pd.concat(frames, ignore_index=True)
     df.insert(0, "chat_id", np.arange(len(df), dtype=np.int64))
     df.insert(2, "customer_id", df["chat_id"].to_numpy())
     return df
+
+
+def check_seed(seed: object, allow_none: bool = False) -> None:
+    """Raise ValueError unless ``seed`` is a non-negative integer (a bool is not one), or None if allowed."""
+    if seed is None and allow_none:
+        return
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        what = "a non-negative integer or None" if allow_none else "a non-negative integer"
+        raise ValueError(f"seed must be {what}, got {seed!r}")
+
+
+def _check_picklable(router: object, supervisor: object, n_jobs: int) -> None:
+    """Hooks cross to the worker processes by pickle: refuse one that cannot, naming it."""
+    for name, hook in (("router", router), ("supervisor", supervisor)):
+        try:
+            pickle.dumps(hook)
+        except Exception as e:
+            raise TypeError(
+                f"the {name} hook {type(hook).__name__} cannot be sent to worker processes (n_jobs={n_jobs}): "
+                f"{e}; define it at module level, or use n_jobs=1"
+            ) from None
 
 
 def timed_simulate(config: Config, seed: int = 0, **kw: object) -> tuple[pd.DataFrame, float]:
