@@ -223,7 +223,7 @@ def core_run(preset: str, seed: int, team_size: int, shift_hours: float) -> Team
     rng, _ = seeding.np_random(seed)
     workers_ss, arrivals_ss, dynamics_ss = np.random.SeedSequence(int(rng.integers(2**63))).spawn(3)
     workers = draw_workers(cfg, np.random.default_rng(workers_ss))
-    chats = draw_chats(cfg, workers.shift_start_h, np.random.default_rng(arrivals_ss))
+    chats = draw_chats(cfg, workers, np.random.default_rng(arrivals_ss))
     sim = TeamSim(cfg, workers, chats, np.random.default_rng(dynamics_ss), None, default_supervisor(cfg))
     assert sim.run() is None
     return sim

@@ -69,7 +69,7 @@ def team_hook(hook: Any, job: TeamJob) -> Any:
 def build_team(job: TeamJob) -> TeamSim:
     """The team's simulation, ready to :meth:`~TeamSim.run`."""
     arrivals_seed, dynamics_seed = job.seed.spawn(2)
-    chats = draw_chats(job.cfg, job.workers.shift_start_h, np.random.default_rng(arrivals_seed))
+    chats = draw_chats(job.cfg, job.workers, np.random.default_rng(arrivals_seed))
     router, supervisor = team_hook(job.router, job), team_hook(job.supervisor, job)
     return TeamSim(job.cfg, job.workers, chats, np.random.default_rng(dynamics_seed), router, supervisor)
 
