@@ -136,7 +136,8 @@ class Service(_Section):
     concurrency_slowdown: float = param(0.09, 0.0, 5.0, "reply lag grows by this per other held chat")
     switch_rate: float = param(0.2, 0.0, 20.0, "switch-aways per round per unit attention of other chats")
     away_s: float = param(30.0, 0.0, 3600.0, "mean time away per switch")
-    handoff_read_s: float = param(20.0, 0.0, 3600.0, "time to read the AI transcript at takeover")
+    handoff_read_s: float = param(20.0, 0.0, 3600.0, "time to read the AI transcript at an algorithmic escalation")
+    takeover_read_s: float = param(20.0, 0.0, 3600.0, "time before the first reply after a hand takeover")
     close_s: float = param(15.0, 0.0, 3600.0, "time to close the chat after the last reply")
     max_rounds: int = param(200, 1, 10_000, "human rounds after which a customer with no resolution in sight leaves")
 
@@ -160,6 +161,7 @@ class Effort(_Section):
     lateness_slope: float = param(0.08, 0.0, 20.0, "effort falls as exp(-slope * AI rounds before handoff)")
     lateness_grace_rounds: int = param(3, 0, 1000, "AI rounds before lateness lowers effort")
     floor: float = param(0.2, 0.01, 1.0, "lowest effort")
+    takeover_boost: float = param(0.0, 0.0, 2.0, "effort multiplier above 1 of a worker who chose to take over")
     scope_exponent: float = param(1.0, 0.0, 5.0, "a worker does effort ** exponent of the work left before closing")
     reply_base: float = param(0.55, 0.0, 1.0, "probability of a worker reply per round at effort 0")
     proactive_base: float = param(0.6, 0.0, 1.0, "share of proactive replies at full effort")

@@ -86,7 +86,7 @@ PARAMS = (
     "resolution_relief", "rating_base", "rating_resolved", "rating_peak", "rating_end", "rating_noise",
     "style_penalty", "rate_base", "rate_frustration", "retrial_base", "retrial_unresolved",
     "retrial_frustration", "margin", "gatekeeper_penalty", "rating_cut_1", "rating_cut_2", "rating_cut_3",
-    "rating_cut_4", "confidence_rounds",
+    "rating_cut_4", "confidence_rounds", "takeover_boost", "takeover_read_s",
 )  # fmt: skip
 cf, ci, xf, xi = columns("CF", CF_FIELDS), columns("CI", CI_FIELDS), columns("XF", XF_FIELDS), columns("XI", XI_FIELDS)
 wf, wi, cat, wd = (
@@ -522,9 +522,13 @@ def _escalate(st, c, t, kind):
     late = max(0.0, n - P[p.lateness_grace_rounds])
     excess = max(0.0, f - P[p.frustration_grace])
     effort = max(P[p.effort_floor], math.exp(-P[p.frustration_slope] * excess - P[p.lateness_slope] * late))
+    read = P[p.handoff_read_s]
+    if kind == HUMAN_INIT:  # the worker chose to step in, and has been reading the chat
+        effort *= 1.0 + P[p.takeover_boost]
+        read = P[p.takeover_read_s]
     # disengaged: less done
-    work = CF[c, cf.work] * CAT[cat.handoff_work, CI[c, ci.category]] * effort ** P[p.scope_exponent]
-    _start_human(st, c, w, t + P[p.handoff_read_s], effort, work, P[p.escalated_attention])
+    work = CF[c, cf.work] * CAT[cat.handoff_work, CI[c, ci.category]] * min(1.0, effort) ** P[p.scope_exponent]
+    _start_human(st, c, w, t + read, effort, work, P[p.escalated_attention])
 
 
 # ----------------------------------------------------------------- endings
@@ -552,7 +556,7 @@ def _finish(st, c, t):
     if XI[c, xi.human_rounds]:  # the worker's care that day
         sat += st.WD[wd.care, XI[c, xi.worker], _day(st, t)]
     esc = XI[c, xi.escalation]
-    if esc in (EMOTIONAL, HUMAN_INIT):  # an imperfect first stage that had to be overridden
+    if esc == HUMAN_INIT:  # a hand takeover: the switch shows the customer an AI that had to be overridden
         sat -= P[p.gatekeeper_penalty]
     # the 1-5 rating: how many cut points the satisfaction passes (ordered response)
     satisfaction = XF[c, xf.satisfaction] = 1.0 + (

@@ -64,6 +64,7 @@ def parameters(cfg: Config) -> np.ndarray:
         # rows one event may take: a worker coming online can take max_concurrency queued chats
         "margin": sv.max_concurrency + 2,
         "gatekeeper_penalty": ai.gatekeeper_penalty, "confidence_rounds": ai.confidence_rounds,
+        "takeover_boost": ef.takeover_boost, "takeover_read_s": sv.takeover_read_s,
         **{f"rating_cut_{k + 1}": cut for k, cut in enumerate(out.rating_cuts)},
     }  # fmt: skip
     if values.keys() != set(K.PARAMS):
