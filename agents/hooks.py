@@ -24,109 +24,26 @@ What the envs define per episode (one team, one shift) is defined here per team 
   gets a fresh policy reset with a seed drawn from (seed, team, kind), the seed being the run's
   unless the spec gives one (``random:p=0.2,seed=7``): a randomized policy (``random``,
   ``paper_workers``) gives the same records for the same seed, whatever the number of processes.
-* **Saved models** load once per process, with torch on one thread (one observation per call,
-  so more threads only cost); the recipe pickles as its spec, so no model crosses processes.
+* **Saved models** load once per process (:mod:`agents.loading`); the recipe pickles as its
+  spec, so no model crosses processes.
 """
 
 from __future__ import annotations
 
-import functools
-import json
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from agents.base import Policy
-from agents.registry import ROUTER_POLICIES, SUPERVISOR_POLICIES, check_config, make, params_of, parse_spec
+from agents.loading import KINDS, MODEL_ENVS, is_model_spec, load
+from agents.registry import parse_spec
 from hitl_env.config import Config
 from hitl_env.envs.observations import RouterObs, SupervisorObs
 from hitl_env.sim.hooks import ArrivalView, RoundView
 from hitl_env.sim.population import DAY_S, HOUR_S, Workers
 
-KINDS = ("supervisor", "router")
-POLICIES = {"supervisor": SUPERVISOR_POLICIES, "router": ROUTER_POLICIES}
-ENV_IDS = {
-    "supervisor": ("hitl_env/Supervisor-v1", "hitl_train/SharedSupervisor-v1"),
-    "router": ("hitl_env/Router-v2",),
-}
-"""The envs whose saved models decide each kind (the shared-supervisor env observes as ``Supervisor-v1``)."""
-_OBS = {"supervisor": SupervisorObs, "router": RouterObs}
 _STREAM = {"supervisor": 1, "router": 2}
-
-
-def is_model_spec(spec: str) -> bool:
-    """Whether a spec names a saved model (a ``.zip`` or an existing file) rather than a heuristic."""
-    return spec.endswith(".zip") or Path(spec).is_file()
-
-
-def heuristic(kind: str, spec: str, cfg: Config) -> Policy:
-    """The ``kind`` heuristic of a spec; one with a ``config`` parameter reads ``cfg`` unless given.
-
-    Raises:
-        ValueError: an unknown name, a policy of the other kind, or a bad parameter.
-    """
-    name, params = parse_spec(spec)
-    if name not in POLICIES[kind]:
-        other = next(k for k in KINDS if k != kind)
-        what = f"{name!r} is a {other} policy" if name in POLICIES[other] else f"unknown {kind} policy {name!r}"
-        raise ValueError(
-            f"{what}; {kind} policies: {', '.join(POLICIES[kind])}, or the path of a model saved by hitl-train"
-        )
-    if "config" in params_of(name) and "config" not in params:
-        params["config"] = cfg
-    policy = make(name, **params)
-    check_config(policy, cfg)
-    return policy
-
-
-def saved_model(kind: str, path: str | Path, cfg: Config) -> Policy:
-    """A model saved by ``hitl-train`` for ``kind`` decisions, checked against ``cfg``'s observations.
-
-    Raises:
-        ValueError: no such file, no or a bad ``run.json``, a model of another env, a file that is
-            not a model, or observations of another shape (another preset's categories).
-    """
-    from agents.learned import run_info
-
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"no saved model at {str(path)!r}")
-    try:
-        info = run_info(path)
-    except json.JSONDecodeError as e:
-        raise ValueError(f"the run.json of {path} is not JSON ({_one_line(e)})") from None
-    except ValueError as e:  # no run.json: the message names the file
-        raise ValueError(_one_line(e)) from None
-    env_id = info.get("env_id") if isinstance(info, dict) else None
-    if env_id not in ENV_IDS[kind]:
-        wanted = " or ".join(ENV_IDS[kind])
-        raise ValueError(f"{path} is a model of {env_id or 'no env'}; a {kind} model is one of {wanted}")
-    try:
-        policy = _load(str(path.resolve()), path.stat().st_mtime_ns)
-    except Exception as e:  # stable-baselines3 raises many kinds on a file that is not its model
-        raise ValueError(f"cannot load {path} as a {info.get('algorithm')} model: {_one_line(e)}") from None
-    want, have = tuple(policy.model.observation_space.shape), _OBS[kind](cfg, 0.0, 1.0).space.shape
-    if want != have:
-        raise ValueError(f"{path} expects observations of shape {want}; this config's are {have}")
-    return policy
-
-
-@functools.lru_cache(maxsize=8)
-def _load(path: str, mtime_ns: int) -> Policy:
-    """Load once per process (per file version)."""
-    import torch
-
-    from agents.learned import load_policy
-
-    torch.set_num_threads(1)
-    return load_policy(path)
-
-
-def _one_line(e: BaseException) -> str:
-    text = " ".join(str(e).split())
-    return text or type(e).__name__
 
 
 def team_seed(seed: int, team: int, kind: str) -> int:
@@ -153,16 +70,14 @@ class PolicyHook:
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
         self.kind, self.spec, self.cfg = kind, spec, cfg
         self.is_model = is_model_spec(spec)
+        self.model_envs = tuple(MODEL_ENVS[kind])  # as registered here, for processes that never import train
         given = None if self.is_model else parse_spec(spec)[1].get("seed")
         self.seed = seed if given is None else given
         self.policy(0)
 
     def policy(self, team: int) -> Policy:
         """Team ``team``'s policy: a new heuristic, or this process's model, reset with its seed."""
-        if self.is_model:
-            policy = saved_model(self.kind, self.spec, self.cfg)
-        else:
-            policy = heuristic(self.kind, self.spec, self.cfg)
+        policy = load(self.kind, self.spec, self.cfg, self.model_envs)
         policy.reset(team_seed(self.seed, team, self.kind))
         return policy
 

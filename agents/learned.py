@@ -23,7 +23,13 @@ from agents.base import masked
 ALGORITHMS = ("PPO", "MaskablePPO", "DQN", "A2C")
 
 
-def _algorithm_class(name: str) -> Any:
+def algorithm_class(name: str) -> Any:
+    """The stable-baselines3 (or sb3-contrib) class of an algorithm of :data:`ALGORITHMS`.
+
+    Raises:
+        ValueError: an unknown algorithm.
+        ImportError: MaskablePPO without sb3-contrib.
+    """
     if name == "MaskablePPO":
         from sb3_contrib import MaskablePPO
 
@@ -96,5 +102,5 @@ def load_policy(path: str | Path) -> LearnedPolicy:
         raise ValueError(f"no saved model at {str(path)!r}")
     info = run_info(path)
     algorithm = info.get("algorithm", "")
-    model = _algorithm_class(algorithm).load(path, device="cpu")
+    model = algorithm_class(algorithm).load(path, device="cpu")
     return LearnedPolicy(model, f"{algorithm}:{path.stem}", masked_model=algorithm == "MaskablePPO")

@@ -1,7 +1,7 @@
 """Heuristic routers for ``hitl_env/Router-v2``: send an arriving chat to the AI (1) or a human (0).
 
-They read the observation by the indices of the env's observation table
-(:class:`hitl_env.envs.router.RouterEnv`) and never route to the AI where
+They read the observation's fields by name, from the env's field table
+(:data:`hitl_env.envs.observations.ROUTER_FIELDS`), and never route to the AI where
 ``info["action_mask"]`` forbids it.
 """
 
@@ -14,9 +14,10 @@ import numpy as np
 
 from agents.base import Deterministic, masked
 from hitl_env.config import Config, load_config
+from hitl_env.envs.observations import ROUTER_FIELDS, field_index
 
-# Indices of the Router-v2 observation table; the category one-hot starts at CATEGORY.
-RULE_ELIGIBLE, AI_ALLOWED, QUEUE_PER_WORKER, LOAD, ONLINE_SHARE, SHIFT_PROGRESS, CATEGORY = range(7)
+RULE_ELIGIBLE = field_index(ROUTER_FIELDS, "rule_eligible")
+CATEGORY = len(ROUTER_FIELDS)  # where the category one-hot starts
 
 
 class RuleBased(Deterministic):

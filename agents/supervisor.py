@@ -1,7 +1,7 @@
 """Heuristic supervisors for ``hitl_env/Supervisor-v1``: take over an AI chat (1) or not (0).
 
-They read the observation by the indices of the env's observation table
-(:class:`hitl_env.envs.supervisor.SupervisorEnv`) and never take over where
+They read the observation's fields by name, from the env's field table
+(:data:`hitl_env.envs.observations.SUPERVISOR_FIELDS`), and never take over where
 ``info["action_mask"]`` forbids it.
 """
 
@@ -15,9 +15,10 @@ import numpy as np
 
 from agents.base import Deterministic, masked, policy_rng
 from hitl_env.config import Config, load_config
+from hitl_env.envs.observations import SUPERVISOR_FIELDS, field_index
 
-# Indices of the Supervisor-v1 observation table.
-ROUNDS, ELAPSED_MIN, READING, TREND, CONFIDENCE, HELD, AI_HELD, QUEUE, CAN_TAKEOVER, SHIFT_PROGRESS = range(10)
+ROUNDS = field_index(SUPERVISOR_FIELDS, "ai_rounds")
+READING = field_index(SUPERVISOR_FIELDS, "reading")
 
 
 class AlgorithmOnly(Deterministic):

@@ -35,6 +35,7 @@ import numpy as np
 import hitl_env
 from hitl_env.cli import check_shorthands, output_dir
 from hitl_env.config import ConfigError, parse_overrides, with_overrides
+from hitl_env.envs import ROUTER_ID, SUPERVISOR_ID
 
 PROG = "hitl-bench"
 DEFAULT_WORKERS = 100
@@ -225,7 +226,7 @@ def env_rows(args: argparse.Namespace) -> list[Row]:
     """Raw env steps per second of the RL envs against Gymnasium's CartPole-v1."""
     rows = []
     y_count, y_seconds = time_env_steps("CartPole-v1", args.env_steps, args.seed)
-    for env_id in ("hitl_env/Supervisor-v1", "hitl_env/Router-v2"):
+    for env_id in (SUPERVISOR_ID, ROUTER_ID):
         n, s = time_env_steps(env_id, args.env_steps, args.seed)
         _log(f"  {env_id}: {n:,} steps in {s:.2f} s ({n / s:,.0f}/s)", args.quiet)
         rows.append(make_row(f"{env_id} raw step", "steps/s", n, s, "CartPole-v1", "steps/s", y_count / y_seconds, 0.1))

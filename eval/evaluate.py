@@ -2,24 +2,18 @@
 
 Every policy plays the same episodes: episode ``i`` resets the env with seed ``seed + i`` and
 the policy with the same seed (common random numbers: the same team, arrivals and per-round
-draws until the policies' decisions differ). Per episode, the KPIs are read from the shift's
-chat records (``env.unwrapped.sim.rec``) over the chats the env's reward scores (the AI-routed
-chats in ``Supervisor-v1``, every chat in ``Router-v2``):
+draws until the policies' decisions differ). Per episode:
 
 =================  =============================================================================
 ``return``         the episode's scalarized return (sum of the env's rewards)
 ``reward_<c>``     the episode's sum of reward component ``c`` (``hitl_env.rewards.COMPONENTS``)
 ``steps``          decisions in the episode
-``n_chats``        scored chats
-``rating``         mean rating over the scored chats that customers rated
-``satisfaction``   mean satisfaction (the rating every customer would give; the dense reward)
-``duration_min``   mean chat duration, minutes (queue wait included)
-``worker_min``     mean minutes a worker handled a chat by hand (the ``worker_time`` reward)
-``retrial``        share of chats with a retrial within 7 days
-``abandonment``    share of chats the customer left
-``esc_<type>``     escalation shares (none/technical/emotional/human), over AI-routed chats
-``takeover_round`` mean AI rounds before the escalation, over escalated chats
-``ai_share``       (``Router-v2`` only) share of chats routed to the AI
+KPIs               ``n_chats``, ``rating`` (given ratings), ``satisfaction`` (every chat's),
+                   ``duration_min``, ``worker_min``, ``retrial``, ``abandonment``, ``esc_<type>``,
+                   ``takeover_round`` and (``Router-v2`` only) ``ai_share``, as defined in
+                   :mod:`hitl_env.kpis`, from the shift's chat records (``env.unwrapped.sim.rec``)
+                   over the chats the env's reward scores (the AI-routed chats in
+                   ``Supervisor-v1``, every closed chat in ``Router-v2``)
 =================  =============================================================================
 
 The reward sums leave out the chats that closed before the episode's first decision (the env
@@ -51,6 +45,11 @@ Writes ``DIR/episodes.csv`` (one row per policy and seed), ``DIR/summary.csv`` (
 policy and metric: mean, CI, paired difference and its CI), ``DIR/summary.json``, and
 ``DIR/pareto.png`` with ``DIR/curves.csv`` (the heuristics' threshold sweeps; see
 :mod:`eval.pareto`). Exit codes: 0 done, 2 a config, policy or training error.
+
+This module parses the command line and writes the reports; the work is done by
+:mod:`eval.policies` (specs and building the policies), :mod:`eval.episodes` (the paired
+episodes and their KPIs), :mod:`eval.stats` (bootstrap CIs and paired differences) and
+:mod:`eval.pareto` (the plot and the weight sweep).
 """
 
 from __future__ import annotations
@@ -58,254 +57,28 @@ from __future__ import annotations
 import argparse
 import functools
 import json
-import math
-import re
 import sys
 import time
-import warnings
-import zipfile
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
+from agents.loading import is_model_spec
+from eval import pareto
+from eval.episodes import run_all
+from eval.policies import Entry, EvalError, build_policy, infer_env, split_specs
+from eval.stats import summarize
+from hitl_env.cli import finite_or_none
+from hitl_env.envs import ROUTER_ID, SUPERVISOR_ID
+
 PROG = "hitl-eval"
-ENV_IDS = {"supervisor": "hitl_env/Supervisor-v1", "router": "hitl_env/Router-v2"}
+ENV_IDS = {"supervisor": SUPERVISOR_ID, "router": ROUTER_ID}
 BASELINES = {"supervisor": "algorithm_only", "router": "rule_based"}
-ESC_NAMES = ("none", "technical", "emotional", "human")
-KPI_FIELDS = ("routed_ai", "end_t", "rating", "rated", "satisfaction", "retrial", "abandoned", "escalation",
-              "takeover_round")  # fmt: skip
-"""The record fields (``hitl_env.sim.team.RECORD_FIELDS``) the KPIs read."""
 TABLE = ("satisfaction", "rating", "duration_min", "worker_min", "retrial", "abandonment", "esc_human",
          "takeover_round")  # fmt: skip
 
 
 MIN_BOOTSTRAP = 100  # fewer resamples make a "95% CI" that can miss its own mean
-
-
-class EvalError(ValueError):
-    """A bad argument, policy or training run: reported in one line, exit code 2."""
-
-
-# ----------------------------------------------------------------------------- policy specs
-_CONTINUATION = re.compile(r"\s*[A-Za-z_]\w*\s*=")
-
-
-def split_specs(text: str) -> list[str]:
-    """Split a ``--policies`` list on the commas outside brackets and quotes.
-
-    A piece that is only ``key=value`` continues the previous spec's parameters, so
-    ``random:p=0.2,seed=1,algorithm_only`` is two specs; ``confidence_threshold:scores={...}``
-    stays whole.
-
-    Raises:
-        EvalError: unbalanced brackets or quotes, or no spec at all.
-    """
-    pieces, buf, depth, quote = [], [], 0, ""
-    for ch in text:
-        if quote:
-            quote = "" if ch == quote else quote
-        elif ch in "'\"":
-            quote = ch
-        elif ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            depth -= 1
-            if depth < 0:
-                raise EvalError(f"unbalanced brackets in policy list {text!r}")
-        elif ch == "," and depth == 0:
-            pieces.append("".join(buf).strip())
-            buf = []
-            continue
-        buf.append(ch)
-    if depth or quote:
-        raise EvalError(f"unbalanced brackets or quotes in policy list {text!r}")
-    pieces.append("".join(buf).strip())
-    specs: list[str] = []
-    for piece in filter(None, pieces):
-        if specs and ":" in specs[-1] and _CONTINUATION.match(piece) and not _is_model(piece):
-            specs[-1] = f"{specs[-1]},{piece}"
-        else:
-            specs.append(piece)
-    if not specs:
-        raise EvalError("no policy given")
-    return specs
-
-
-def _is_model(spec: str) -> bool:
-    return spec.endswith(".zip") or Path(spec).is_file()
-
-
-@dataclass
-class Entry:
-    """One policy to evaluate: its label in the reports, the spec that rebuilds it, its kind."""
-
-    label: str
-    spec: str
-    kind: str = "heuristic"  # or "learned"
-    policy: Any = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-def env_of_spec(spec: str) -> str | None:
-    """The env a spec belongs to (None: either, or unknown)."""
-    import agents
-    from agents.learned import run_info
-
-    if _is_model(spec):
-        try:
-            env_id = run_info(Path(spec)).get("env_id", "")
-        except ValueError:
-            return None
-        return next((k for k, v in ENV_IDS.items() if v == env_id), None)
-    name = spec.strip().partition(":")[0].strip()  # a bad parameter list is build_policy's to report
-    kinds = {k for k, names in (("supervisor", agents.SUPERVISOR_POLICIES), ("router", agents.ROUTER_POLICIES))
-             if name in names}  # fmt: skip
-    return kinds.pop() if len(kinds) == 1 else None
-
-
-def infer_env(specs: list[str], given: str | None) -> str:
-    """``--env``, or the one env the policies name (supervisor when none does)."""
-    kinds = {k for k in map(env_of_spec, specs) if k is not None}
-    if given is not None:
-        wrong = [s for s in specs if env_of_spec(s) not in (None, given)]
-        if wrong:
-            raise EvalError(f"policies {', '.join(wrong)} are not for the {given} env")
-        return given
-    if len(kinds) > 1:
-        raise EvalError("the policies mix supervisor and router policies; evaluate them separately")
-    return kinds.pop() if kinds else "supervisor"
-
-
-def build_policy(spec: str, cfg: Any, obs_shape: tuple[int, ...]) -> Any:
-    """The policy of a spec; heuristics with a ``config`` parameter read the run's config."""
-    import agents
-    from agents.learned import load_policy
-    from agents.registry import check_config
-
-    try:
-        if _is_model(spec):
-            policy = load_policy(spec)
-            want = tuple(policy.model.observation_space.shape)
-            if want != obs_shape:
-                raise EvalError(f"model {spec} expects observations of shape {want}, the env gives {obs_shape}")
-            return policy
-        name, params = agents.parse_spec(spec)
-        if "config" in agents.params_of(name) and "config" not in params:
-            params["config"] = cfg
-        policy = agents.make(name, **params)
-        check_config(policy, cfg)
-        return policy
-    except EvalError:
-        raise
-    except (ValueError, TypeError, KeyError, ImportError, OSError, zipfile.BadZipFile) as e:
-        raise EvalError(f"policy {spec!r}: {e}") from e
-
-
-# ----------------------------------------------------------------------------- episodes
-def episode_kpis(rec: dict[str, list], t_arrival: list[float], env: str, rating: str) -> dict[str, float]:
-    """The KPIs of a finished episode from its chat records (see the module docstring)."""
-    from hitl_env.rewards import COMPONENTS, chat_components
-
-    r = {k: np.asarray(rec[k], dtype=float) for k in KPI_FIELDS}
-    t_arr = np.asarray(t_arrival, dtype=float)
-    ended = np.isfinite(r["end_t"])
-    ai = (r["routed_ai"] > 0) & ended
-    scored = ai if env == "supervisor" else ended
-    idx = np.flatnonzero(scored)
-    comps = np.array([chat_components(rec, t_arrival, c, rating) for c in idx]).reshape(len(idx), len(COMPONENTS))
-    esc = r["escalation"][ai]
-    escalated = ai & (r["escalation"] > 0)
-    rated = scored & (r["rated"] > 0)
-    out = {
-        "n_chats": float(len(idx)),
-        "rating": _mean(r["rating"][rated]),
-        "satisfaction": _mean(r["satisfaction"][scored]),
-        "duration_min": _mean((r["end_t"] - t_arr)[scored] / 60.0),
-        "worker_min": _mean(-comps[:, 2]) if len(idx) else math.nan,
-        "retrial": _mean(r["retrial"][scored]),
-        "abandonment": _mean(r["abandoned"][scored]),
-        **{f"esc_{name}": _mean(esc == k) for k, name in enumerate(ESC_NAMES)},
-        "takeover_round": _mean(r["takeover_round"][escalated]),
-    }
-    if env == "router":
-        out["ai_share"] = _mean(r["routed_ai"][ended] > 0)
-    return out
-
-
-def _mean(x: np.ndarray) -> float:
-    x = np.asarray(x, dtype=float)
-    x = x[~np.isnan(x)]
-    return float(x.mean()) if len(x) else math.nan
-
-
-def run_episode(env: Any, policy: Any, seed: int, kind: str, rating: str) -> dict[str, float]:
-    """One episode from ``env.reset(seed=seed)``, the policy reset with the same seed."""
-    from hitl_env.rewards import COMPONENTS
-
-    policy.reset(seed)
-    obs, info = env.reset(seed=seed)
-    total, vec, steps, done = 0.0, np.zeros(len(COMPONENTS)), 0, False
-    while not done:
-        obs, reward, terminated, truncated, info = env.step(policy.act(obs, info))
-        total += float(reward)
-        vec += info["vector_reward"]
-        steps += 1
-        done = terminated or truncated
-    sim = env.unwrapped.sim
-    return {"return": total, **{f"reward_{c}": float(v) for c, v in zip(COMPONENTS, vec, strict=True)},
-            "steps": float(steps), **episode_kpis(sim.rec, sim.t_arr, kind, rating)}  # fmt: skip
-
-
-def run_all(env: Any, entries: list[Entry], seeds: list[int], kind: str, rating: str, bar: Any) -> pd.DataFrame:
-    """Every entry on every seed: one row per (policy, seed)."""
-    rows = []
-    for e in entries:
-        bar.set_description(e.label[:40])
-        for s in seeds:
-            rows.append({"policy": e.label, "seed": s, **run_episode(env, e.policy, s, kind, rating)})
-            bar.update(1)
-    return pd.DataFrame(rows)
-
-
-# ----------------------------------------------------------------------------- statistics
-def resample_indices(n: int, n_boot: int, seed: int) -> np.ndarray:
-    """``n_boot`` bootstrap resamples of ``range(n)`` (rows), from a seeded generator."""
-    return np.random.default_rng([seed, 0xB0075]).integers(0, n, size=(n_boot, n))
-
-
-def bootstrap_ci(values: Any, idx: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
-    """Mean of ``values`` and its percentile-bootstrap CI over the resamples ``idx``.
-
-    NaNs are left out (of the mean and of every resample's mean); all NaN gives NaNs.
-    """
-    x = np.asarray(values, dtype=float)
-    if np.isnan(x).all():
-        return math.nan, math.nan, math.nan
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # resamples of only NaNs
-        means = np.nanmean(x[idx], axis=1)
-    a = 100 * (1 - level) / 2
-    lo, hi = np.nanpercentile(means, [a, 100 - a])
-    return float(np.nanmean(x)), float(lo), float(hi)
-
-
-def summarize(episodes: pd.DataFrame, baseline: str, n_boot: int, seed: int) -> pd.DataFrame:
-    """Per policy and metric: mean with CI, and the paired difference from the baseline with CI."""
-    metrics = [c for c in episodes.columns if c not in ("policy", "seed")]
-    wide = episodes.pivot(index="seed", columns="policy")
-    idx = resample_indices(len(wide), n_boot, seed)
-    rows = []
-    for pol in episodes["policy"].unique():
-        for m in metrics:
-            x, b = wide[(m, pol)].to_numpy(float), wide[(m, baseline)].to_numpy(float)
-            mean, lo, hi = bootstrap_ci(x, idx)
-            d, dlo, dhi = bootstrap_ci(x - b, idx)
-            rows.append({"policy": pol, "metric": m, "mean": mean, "ci_lo": lo, "ci_hi": hi,
-                         "diff": d, "diff_lo": dlo, "diff_hi": dhi, "n": int(np.isfinite(x).sum())})  # fmt: skip
-    return pd.DataFrame(rows)
 
 
 def format_table(summary: pd.DataFrame, baseline: str) -> str:
@@ -319,17 +92,6 @@ def format_table(summary: pd.DataFrame, baseline: str) -> str:
         row.update({m: s.loc[(pol, m), "mean"] for m in (*TABLE, "ai_share") if (pol, m) in s.index})
         out.append(row)
     return pd.DataFrame(out).to_string(index=False, float_format=lambda v: f"{v:.3f}")
-
-
-def finite_or_none(x: Any) -> Any:
-    """``x`` with numpy scalars as Python ones and non-finite floats as None (JSON has no NaN)."""
-    if isinstance(x, dict):
-        return {k: finite_or_none(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [finite_or_none(v) for v in x]
-    if isinstance(x, np.generic):
-        x = x.item()
-    return None if isinstance(x, float) and not math.isfinite(x) else x
 
 
 # ----------------------------------------------------------------------------- command line
@@ -424,9 +186,9 @@ def entries_of(args: argparse.Namespace, kind: str, env: Any) -> tuple[list[Entr
     baseline = args.baseline or BASELINES[kind]
     if baseline not in specs:
         specs.insert(0, baseline)
-    cfg, shape = env.unwrapped.cfg, env.observation_space.shape
+    cfg = env.unwrapped.cfg
     return [
-        Entry(s, s, "learned" if _is_model(s) else "heuristic", build_policy(s, cfg, shape)) for s in specs
+        Entry(s, s, "learned" if is_model_spec(s) else "heuristic", build_policy(kind, s, cfg)) for s in specs
     ], baseline
 
 
@@ -441,8 +203,6 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
-
-    from eval import pareto
 
     if args.seeds < 1:
         raise EvalError("--seeds must be at least 1")
@@ -459,7 +219,7 @@ def _main(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     if args.sweep_weights:
         sweep = pareto.parse_sweep(args.sweep_weights, args.train_config)
-        build = functools.partial(build_policy, cfg=env.unwrapped.cfg, obs_shape=env.observation_space.shape)
+        build = functools.partial(build_policy, kind, cfg=env.unwrapped.cfg)
         entries += pareto.train_weight_sweep(*sweep, train_env_sets(args), args.train_set, args.seed,
                                              args.out / "sweep", build, kind, quiet=args.quiet)  # fmt: skip
     curves = [] if args.no_plot or args.no_curves else pareto.curve_entries(kind, env.unwrapped.cfg)

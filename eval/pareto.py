@@ -29,7 +29,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from eval.evaluate import Entry, EvalError, bootstrap_ci, resample_indices
+from eval.policies import Entry, EvalError
+from eval.stats import bootstrap_ci, resample_indices
 
 SENTIMENT_LEVELS = (-1.5, -1.2, -0.9, -0.6, -0.3, 0.0)
 ROUNDS_K = (1, 2, 3, 4, 6, 8)
@@ -167,7 +168,7 @@ def load_trainer() -> Callable[[list[str]], int | None]:
 
 def check_train_config(config: str, sets: list[str], kind: str) -> None:
     """Before any run: the sweep's config loads with its ``--set`` items and trains a ``kind`` policy."""
-    from agents.hooks import ENV_IDS
+    from agents.loading import MODEL_ENVS
     from hitl_env.config import ConfigError, parse_overrides
     from train.config import load_train_config
 
@@ -175,8 +176,8 @@ def check_train_config(config: str, sets: list[str], kind: str) -> None:
         env_id = load_train_config(config, parse_overrides(sets)).env.id
     except ConfigError as e:
         raise EvalError(f"--train-config {config}: {e}") from None
-    if env_id not in ENV_IDS[kind]:
-        wanted = " or ".join(ENV_IDS[kind])
+    if env_id not in MODEL_ENVS[kind]:
+        wanted = " or ".join(MODEL_ENVS[kind])
         raise EvalError(f"--train-config {config} trains on {env_id}; a {kind} policy needs {wanted}")
 
 

@@ -7,9 +7,12 @@ true effect), runs the paper's analysis (:mod:`eval.analysis`), prints every fig
 paper's, and writes ``DIR/results.json``, ``DIR/estimates.png``, ``DIR/records.parquet`` (the
 actual run) and ``DIR/counterfactual.parquet`` (``--no-plot`` and ``--no-records`` skip them).
 With ``--seeds N`` it replicates the experiment on seeds S to S+N-1, each into ``DIR/seed_S/``,
-and summarizes them (:func:`eval.rct_report.summarize`) in ``DIR/summary.json``: how many seeds
-put each figure inside its accept range and show each finding, on the estimates and on the
-true effects, and at which seeds every figure is inside and every finding holds.
+and summarizes them (:func:`eval.rct_summary.summarize`) in ``DIR/summary.json``, judged as
+DOMAIN.md's "How calibration is judged" does: each figure's mean over the seeds against its
+accept range, each estimate's median SE and the z the paper's estimate would have with it
+against the band its stars imply, how many seeds give p >= 0.05 where the paper reports n.s.,
+each finding's count on the estimates and on the true effects, and a pass or fail per criterion
+(``criteria``) with the figures that fail it.
 
 Example::
 
@@ -35,7 +38,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 from collections.abc import Callable
@@ -45,7 +47,7 @@ from typing import Any
 import pandas as pd
 
 from eval.calibration import baseline_stats
-from hitl_env.cli import check_shorthands, output_dir
+from hitl_env.cli import check_shorthands, finite_or_none, output_dir
 from hitl_env.config import Config, ConfigError, load_config, parse_overrides, with_overrides
 from hitl_env.sim.decisions import default_supervisor
 from hitl_env.sim.hooks import NeverTakeover
@@ -81,6 +83,7 @@ def resolve_policy(kind: str, name: str, cfg: Config, seed: int = 0) -> object:
     """
     if name in POLICIES[kind]:
         return POLICIES[kind][name](cfg)
+    import train  # noqa: F401  (registers the shared-supervisor env, whose models decide takeovers)
     from agents.hooks import PolicyHook
 
     try:
@@ -91,7 +94,7 @@ def resolve_policy(kind: str, name: str, cfg: Config, seed: int = 0) -> object:
 
 def policy_names(kind: str) -> list[str]:
     """The policies ``--supervisor`` or ``--router`` takes by name: the core's, then the agents'."""
-    from agents.hooks import POLICIES as AGENTS
+    from agents.loading import POLICIES as AGENTS
 
     return [*POLICIES[kind], *(n for n in AGENTS[kind] if n not in POLICIES[kind])]
 
@@ -208,19 +211,6 @@ def run_experiment(
     return actual, cf, results
 
 
-def finite_or_none(x: Any) -> Any:
-    """``x`` with numpy scalars as Python ones and non-finite floats as None (JSON has no NaN)."""
-    if isinstance(x, dict):
-        return {k: finite_or_none(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [finite_or_none(v) for v in x]
-    if hasattr(x, "item") and not hasattr(x, "__len__"):  # a numpy scalar
-        x = x.item()
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    return x
-
-
 def write_outputs(
     out: Path, results: dict[str, Any], actual: pd.DataFrame, cf: pd.DataFrame, plot: bool, records: bool = True
 ) -> None:
@@ -271,7 +261,8 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, PolicyError) as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 2
-    from eval.rct_report import format_summary, format_table, summarize
+    from eval.rct_report import format_table
+    from eval.rct_summary import format_summary, summarize
 
     seeds = range(args.seed, args.seed + args.seeds)
     runs = []

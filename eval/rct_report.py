@@ -1,10 +1,11 @@
-"""The report of ``hitl-rct``: the table beside the paper, the check of findings 1-10, the plot,
-and the summary of replications over seeds.
+"""The report of one ``hitl-rct`` run: the table beside the paper, the check of findings 1-10 and
+the plot (the summary of replications over seeds is :mod:`eval.rct_summary`).
 
-The paper's figures and accept ranges come from DOMAIN.md: the baseline table and escalation
-shares from :mod:`eval.calibration`, the difference-in-differences table from :data:`DID`. The
-per-type effects, effort, timing and spillover magnitudes have no DOMAIN.md figure: they are
-shown without one and checked only through the qualitative findings (:func:`findings`).
+The paper's figures, accept ranges and stars come from DOMAIN.md through
+:mod:`eval.calibration`: the baseline table, the escalation shares, the difference-in-differences
+table and the per-escalation-type effects. The effort, timing and spillover magnitudes have no
+DOMAIN.md figure: they are shown without one and checked only through the qualitative findings
+(:func:`findings`).
 """
 
 from __future__ import annotations
@@ -12,23 +13,33 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from eval.calibration import BASELINE, ESCALATION_SHARES, Target
+from eval.calibration import BASELINE, DID, ESCALATION_EFFECTS, ESCALATION_SHARES, NOT_SIGNIFICANT, Target
 
-# DOMAIN.md's DiD table: (paper's figure as printed, accept range). "n.s." is "not significant".
-DID: dict[tuple[str, str], tuple[str, Target]] = {
-    ("all", "duration_pct"): ("-3.2%", Target(-3.2, -4.5, -2.0)),
-    ("all", "rating"): ("n.s.", Target(0.0, -0.05, 0.05)),
-    ("all", "retrial_pp"): ("n.s.", Target(0.0, -1.5, 1.5)),
-    ("eligible", "duration_pct"): ("-16.8%", Target(-16.8, -22.0, -12.0)),
-    ("eligible", "rating"): ("-0.412", Target(-0.412, -0.52, -0.30)),
-    ("eligible", "retrial_pp"): ("n.s.", Target(0.0, -2.0, 2.0)),
-    ("ineligible", "duration_pct"): ("-1.8%", Target(-1.8, -3.0, -0.5)),
-    ("ineligible", "rating"): ("+0.091", Target(0.091, 0.03, 0.15)),
-    ("ineligible", "retrial_pp"): ("n.s.", Target(0.0, -1.5, 1.5)),
-}
 OUTCOMES = ("duration_pct", "rating", "retrial_pp")
+UNITS = {"duration_pct": "%", "rating": "", "retrial_pp": " pp"}
+
+
+def paper_label(outcome: str, t: Target) -> str:
+    """The paper's figure as printed: ``-16.8%``, ``-0.412``, ``+6.0 pp`` or ``n.s.``."""
+    if t.stars == NOT_SIGNIFICANT:
+        return NOT_SIGNIFICANT
+    return f"{t.value:+.3f}" if outcome == "rating" else f"{t.value:+.1f}{UNITS[outcome]}"
+
+
+class Row(NamedTuple):
+    """One reported figure: its simulated value, true effect, SE and p (None where it has none)
+    beside the paper's figure as printed and its target (None where DOMAIN.md gives none)."""
+
+    section: str
+    figure: str
+    value: float | None
+    true: float | None
+    paper: str
+    target: Target | None
+    se: float | None = None
+    p: float | None = None
 
 
 @dataclass(frozen=True)
@@ -48,24 +59,27 @@ def _f(x: float | None, digits: int = 3) -> str:
     return "-" if x is None or (isinstance(x, float) and not math.isfinite(x)) else f"{x:.{digits}g}"
 
 
-def target_rows(results: dict[str, Any]) -> list[tuple[str, str, float, float | None, str, Target | None]]:
-    """Rows (section, figure, simulated, true, paper, accept range) of every reported figure."""
-    rows: list[tuple[str, str, float, float | None, str, Target | None]] = []
+def target_rows(results: dict[str, Any]) -> list[Row]:
+    """Every reported figure of one run (:class:`Row`), the paper's beside it where DOMAIN.md has one."""
+    rows: list[Row] = []
     for k, t in BASELINE.items():
-        rows.append(("baseline", k, results["baseline"][k], None, f"{t.value:g}", t))
+        rows.append(Row("baseline", k, results["baseline"][k], None, f"{t.value:g}", t))
     for k, t in ESCALATION_SHARES.items():
-        rows.append(("escalation share", k, results["escalations"][k]["share"], None, f"{t.value:g}", t))
-    for (sample, outcome), (label, t) in DID.items():
+        rows.append(Row("escalation share", k, results["escalations"][k]["share"], None, f"{t.value:g}", t))
+    for (sample, outcome), t in DID.items():
         e = results["did"][sample][outcome]
-        rows.append((f"DiD {sample}", outcome, e["estimate"], e["true"], label, t))
+        label = paper_label(outcome, t)
+        rows.append(Row(f"DiD {sample}", outcome, e["estimate"], e["true"], label, t, e["se"], e["p"]))
     for kind, e in results["escalations"].items():
         for outcome in OUTCOMES:
-            rows.append((f"escalation {kind}", outcome, e[outcome]["estimate"], e[outcome]["true"], "", None))
+            t, x = ESCALATION_EFFECTS.get((kind, outcome)), e[outcome]
+            label = paper_label(outcome, t) if t else ""
+            rows.append(Row(f"escalation {kind}", outcome, x["estimate"], x["true"], label, t, x["se"], x["p"]))
     for key, e in results["spillover"].items():
-        rows.append(("spillover", key, e["estimate"], e["true"], "", None))
+        rows.append(Row("spillover", key, e["estimate"], e["true"], "", None, e["se"], e["p"]))
     for section in ("effort", "timing"):
         for kind, values in results[section].items():
-            rows.extend((f"{section} {kind}", k, v, None, "", None) for k, v in values.items())
+            rows.extend(Row(f"{section} {kind}", k, v, None, "", None) for k, v in values.items())
     return rows
 
 
@@ -73,7 +87,7 @@ def format_table(results: dict[str, Any]) -> str:
     """Every figure beside the paper's and its accept range, then the findings (estimates, then true effects)."""
     head = f"{'section':<22}{'figure':<24}{'simulated':>11}{'true':>11}{'paper':>9}  {'accept':<18}ok"
     lines = [head, "-" * len(head)]
-    for section, name, value, true, paper, t in target_rows(results):
+    for section, name, value, true, paper, t, *_ in target_rows(results):
         accept = f"[{t.lo:g}, {t.hi:g}]" if t else ""
         ok = ("yes" if t.ok(value) else "NO") if t and value is not None and math.isfinite(value) else ""
         lines.append(f"{section:<22}{name:<24}{_f(value):>11}{_f(true):>11}{paper:>9}  {accept:<18}{ok}")
@@ -157,81 +171,6 @@ def findings(r: dict[str, Any], on: str = "estimate") -> list[Finding]:
     return out
 
 
-def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """Replications of the experiment (results with ``findings`` and ``findings_true``) in one summary.
-
-    Returns:
-        ``preset``, ``seeds``, ``n_workers``; ``figures``: every row of :func:`target_rows` with
-        its value and true effect at each seed and, where it has an accept range, at how many
-        seeds it is ``inside``; ``findings``: each finding's ``holds`` and ``holds_true`` at each
-        seed; at each seed, ``all_inside`` (every figure with an accept range inside it),
-        ``all_hold`` and ``all_hold_true`` (every finding holds); ``runtime_s``, the
-        replications' total.
-    """
-    tables = [{(row[0], row[1]): row for row in target_rows(r)} for r in runs]
-    figures = []
-    for (section, name), (*_, paper, t) in tables[0].items():
-        values = [rows[section, name][2] if (section, name) in rows else None for rows in tables]
-        true = [rows[section, name][3] if (section, name) in rows else None for rows in tables]
-        figures.append({
-            "section": section, "figure": name, "paper": paper, "accept": [t.lo, t.hi] if t else None,
-            "values": values, "true": None if all(x is None for x in true) else true,
-            "inside": sum(_inside(v, t) for v in values) if t else None,
-        })  # fmt: skip
-    findings_ = [
-        {"number": f["number"], "claim": f["claim"], "holds": [r["findings"][j]["holds"] for r in runs],
-         "holds_true": [r["findings_true"][j]["holds"] for r in runs]}
-        for j, f in enumerate(runs[0]["findings"])
-    ]  # fmt: skip
-    all_inside = [all(_inside(row[2], row[5]) for row in rows.values() if row[5]) for rows in tables]
-    return {"preset": runs[0]["preset"], "seeds": [r["seed"] for r in runs], "n_workers": runs[0]["n_workers"],
-            "figures": figures, "findings": findings_, "all_inside": all_inside,
-            "all_hold": [all(f["holds"] for f in r["findings"]) for r in runs],
-            "all_hold_true": [all(f["holds"] for f in r["findings_true"]) for r in runs],
-            "runtime_s": sum(r["runtime_s"] for r in runs)}  # fmt: skip
-
-
-def _inside(value: float | None, target: Target) -> bool:
-    return value is not None and math.isfinite(value) and target.ok(value)
-
-
-def _span(xs: list[float | None] | None) -> str:
-    xs = [x for x in xs or [] if x is not None and math.isfinite(x)]
-    return f"{_f(min(xs), 4)} to {_f(max(xs), 4)}" if xs else "-"
-
-
-def format_summary(summary: dict[str, Any]) -> str:
-    """The replications' summary: each figure's range over the seeds, then the findings' counts."""
-    seeds, n = summary["seeds"], len(summary["seeds"])
-    head = f"{'section':<22}{'figure':<24}{'paper':>9}  {'accept':<18}{'over the seeds':<24}{'inside':<8}true"
-    lines = [f"{summary['preset']}, {summary['n_workers']} workers, seeds {', '.join(map(str, seeds))}", head,
-             "-" * len(head)]  # fmt: skip
-    for row in summary["figures"]:
-        accept = f"[{row['accept'][0]:g}, {row['accept'][1]:g}]" if row["accept"] else ""
-        inside = f"{row['inside']}/{n}" if row["accept"] else ""
-        lines.append(f"{row['section']:<22}{row['figure']:<24}{row['paper']:>9}  {accept:<18}"
-                     f"{_span(row['values']):<24}{inside:<8}{_span(row['true'])}")  # fmt: skip
-    lines.append("")
-    for f in summary["findings"]:
-        est, true = sum(f["holds"]), sum(f["holds_true"])
-        at = ", ".join(str(s) for s, h in zip(seeds, f["holds"], strict=True) if h)
-        where = "" if est in (0, n) else f" (seeds {at})"
-        lines.append(f"finding {f['number']:>2}: {f['claim']}: holds at {est}/{n} seeds{where}, "
-                     f"on the true effects at {true}/{n}")  # fmt: skip
-    lines.append("")
-    lines.append(f"every figure inside its accept range at {_count(seeds, summary['all_inside'])}; every finding "
-                 f"holds at {_count(seeds, summary['all_hold'])}, on the true effects at "
-                 f"{_count(seeds, summary['all_hold_true'])}")  # fmt: skip
-    return "\n".join(lines)
-
-
-def _count(seeds: list[int], flags: list[bool]) -> str:
-    """``k/n seeds``, and which, unless it is none or all of them."""
-    k, n = sum(flags), len(flags)
-    which = "" if k in (0, n) else f" ({', '.join(str(s) for s, f in zip(seeds, flags, strict=True) if f)})"
-    return f"{k}/{n} seeds{which}"
-
-
 def _effort_finding(eff: dict[str, dict[str, float]]) -> Finding:
     em, others = eff["emotional"], ("technical", "human")
     lower = ("worker_messages", "round_share", "proactivity")
@@ -259,7 +198,8 @@ def plot_estimates(results: dict[str, Any], path: Path) -> None:
         did = {s: results["did"][s][outcome] for s in results["did"]}
         _panel(axes[0, j], did, f"DiD: {units[outcome]}", {s: DID[(s, outcome)] for s in did})
         esc = {k: v[outcome] for k, v in results["escalations"].items()}
-        _panel(axes[1, j], esc, f"escalation vs matched control: {units[outcome]}", {})
+        paper = {k: ESCALATION_EFFECTS[(k, outcome)] for k in esc if (k, outcome) in ESCALATION_EFFECTS}
+        _panel(axes[1, j], esc, f"escalation vs matched control: {units[outcome]}", paper)
     _panel(axes[0, 3], results["spillover"], "spillover, AI-ineligible chats (%)", {})
     axes[1, 3].axis("off")
     handles = [
@@ -275,14 +215,14 @@ def plot_estimates(results: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
-def _panel(ax: Any, rows: dict[str, dict[str, float]], title: str, paper: dict[str, tuple[str, Target]]) -> None:
+def _panel(ax: Any, rows: dict[str, dict[str, float]], title: str, paper: dict[str, Target]) -> None:
     names = list(rows)
     for i, name in enumerate(names):
         e = rows[name]
         if name in paper:
-            label, t = paper[name]
+            t = paper[name]
             ax.fill_betweenx([i - 0.35, i + 0.35], t.lo, t.hi, color="0.85", zorder=0)
-            if label != "n.s.":
+            if t.stars != NOT_SIGNIFICANT:
                 ax.plot(t.value, i, "kD", zorder=2)
         est, se = e["estimate"], e["se"]
         ci = 1.96 * se if se is not None and math.isfinite(se) else 0.0

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
@@ -25,6 +26,17 @@ OUTCOMES = (
     "duration_s", "rounds", "messages", "reply_lag_mean_s", "wait_s", "queue_wait_s", "concurrency",
     "switch_aways", "away_time_s", "rating", "rated", "retrial", "resolved", "abandoned",
 )  # fmt: skip
+
+
+def finite_or_none(x: Any) -> Any:
+    """``x`` with numpy scalars as Python ones and non-finite floats as None (JSON has no NaN)."""
+    if isinstance(x, dict):
+        return {k: finite_or_none(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [finite_or_none(v) for v in x]
+    if hasattr(x, "item") and not hasattr(x, "__len__"):  # a numpy scalar
+        x = x.item()
+    return None if isinstance(x, float) and not math.isfinite(x) else x
 
 
 def output_dir(value: str) -> Path:

@@ -28,6 +28,7 @@ import pandas as pd
 
 import hitl_env
 from agents.hooks import PolicyHook
+from hitl_env.envs import ROUTER_ID, SUPERVISOR_ID
 from hitl_env.multi_agent import env as aec_env
 from hitl_env.multi_agent import parallel_env
 from hitl_env.sim.hooks import NeverTakeover
@@ -165,15 +166,15 @@ def cases() -> Iterator[tuple[str, Callable[[], dict[str, str]]]]:
             yield f"simulate/{preset}/supervisor={spec}", _sim(preset, supervisor=spec)
         for spec in ROUTERS:
             yield f"simulate/{preset}/router={spec}", _sim(preset, router=spec)
-        for env_id in ("hitl_env/Supervisor-v1", "hitl_env/Router-v2"):
+        for env_id in (SUPERVISOR_ID, ROUTER_ID):
             yield f"{env_id}/{preset}/random", _gym(env_id, preset, None)
         yield (
-            f"hitl_env/Supervisor-v1/{preset}/sentiment_threshold",
-            _gym("hitl_env/Supervisor-v1", preset, "sentiment_threshold:level=-0.5"),
+            f"{SUPERVISOR_ID}/{preset}/sentiment_threshold",
+            _gym(SUPERVISOR_ID, preset, "sentiment_threshold:level=-0.5"),
         )
         yield (
-            f"hitl_env/Router-v2/{preset}/confidence_threshold",
-            _gym("hitl_env/Router-v2", preset, "confidence_threshold"),
+            f"{ROUTER_ID}/{preset}/confidence_threshold",
+            _gym(ROUTER_ID, preset, "confidence_threshold"),
         )
         yield f"multi_agent.env/{preset}/random", _aec(preset)
         yield f"multi_agent.parallel_env/{preset}/random", _parallel(preset)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import importlib.util
+from types import ModuleType
 
 import gymnasium as gym
 import numpy as np
@@ -11,8 +13,10 @@ from scipy import stats
 
 import agents
 import hitl_env
-from agents.router import AI_ALLOWED, CATEGORY, RULE_ELIGIBLE, RuleBased
-from agents.supervisor import CAN_TAKEOVER, READING, ROUNDS
+from agents import router, supervisor
+from agents.router import RuleBased
+from hitl_env.envs import ROUTER_ID, SUPERVISOR_ID, observations
+from hitl_env.envs.observations import ROUTER_FIELDS, SUPERVISOR_FIELDS, field_index
 from hitl_env.sim.hooks import PaperSupervisor, RoundView
 from hitl_env.sim.team import HUMAN_INIT
 
@@ -21,19 +25,61 @@ CATEGORIES = list(CFG.categories)
 OPEN, SHUT = np.array([1, 1], np.int8), np.array([1, 0], np.int8)
 
 
-def supervisor_obs(rounds: float = 1.0, reading: float = 0.0, category: int = 0) -> np.ndarray:
-    obs = np.zeros(10 + len(CATEGORIES), np.float32)
-    obs[ROUNDS], obs[READING], obs[CAN_TAKEOVER] = rounds, reading, 1.0
-    obs[10 + category] = 1.0
+# the observation fields these tests read, by name from the envs' field tables
+ROUNDS, READING, CAN_TAKEOVER = (field_index(SUPERVISOR_FIELDS, n) for n in ("ai_rounds", "reading", "can_takeover"))
+RULE_ELIGIBLE, AI_ALLOWED = (field_index(ROUTER_FIELDS, n) for n in ("rule_eligible", "ai_allowed"))
+CATEGORY = len(ROUTER_FIELDS)
+
+
+def observation(fields: tuple, category: int, fill: float = 0.0, **values: float) -> np.ndarray:
+    """An observation of the field table ``fields``: named values, every other field at ``fill``."""
+    obs = np.zeros(len(fields) + len(CATEGORIES), np.float32)
+    obs[: len(fields)] = fill
+    for name, value in values.items():
+        obs[field_index(fields, name)] = value
+    obs[len(fields) + category] = 1.0
     return obs
+
+
+def supervisor_obs(rounds: float = 1.0, reading: float = 0.0, category: int = 0) -> np.ndarray:
+    return observation(SUPERVISOR_FIELDS, category, ai_rounds=rounds, reading=reading, can_takeover=1.0)
 
 
 def router_obs(category: str) -> np.ndarray:
-    obs = np.zeros(CATEGORY + len(CATEGORIES), np.float32)
     cat = CFG.categories[category]
-    obs[RULE_ELIGIBLE], obs[AI_ALLOWED] = float(cat.eligible), float(cat.ai_allowed)
-    obs[CATEGORY + CATEGORIES.index(category)] = 1.0
-    return obs
+    return observation(ROUTER_FIELDS, CATEGORIES.index(category), rule_eligible=float(cat.eligible),
+                       ai_allowed=float(cat.ai_allowed))  # fmt: skip
+
+
+def _reimported(module: ModuleType) -> ModuleType:
+    """A fresh copy of ``module`` (sys.modules keeps the original), built against today's tables."""
+    spec = importlib.util.spec_from_file_location(f"{module.__name__}_copy", module.__file__)
+    copy = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(copy)
+    return copy
+
+
+@pytest.mark.parametrize("order", ["as defined", "reversed"])
+def test_heuristics_read_their_fields_by_name(order: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each heuristic decides on its own field, wherever the field table puts it.
+
+    Every other field holds a value that would flip the decision if the heuristic read it instead.
+    """
+    if order == "reversed":
+        monkeypatch.setattr(observations, "SUPERVISOR_FIELDS", SUPERVISOR_FIELDS[::-1])
+        monkeypatch.setattr(observations, "ROUTER_FIELDS", ROUTER_FIELDS[::-1])
+    sup, rout = _reimported(supervisor), _reimported(router)
+    s_fields, r_fields = observations.SUPERVISOR_FIELDS, observations.ROUTER_FIELDS
+    assert (sup.READING == READING) == (order == "as defined")
+    cases = [
+        (sup.SentimentThreshold(level=-0.5), s_fields, "reading", -1.0, 0.0, -1.0),
+        (sup.RoundsThreshold(k=3), s_fields, "ai_rounds", 5.0, 0.0, 5.0),
+        (rout.RuleBased(), r_fields, "rule_eligible", 1.0, 0.0, 1.0),
+        (rout.ConfidenceThreshold(threshold=0.5), r_fields, "rule_eligible", 1.0, 0.0, 1.0),
+    ]
+    for policy, fields, name, yes, no, decoy in cases:
+        assert policy.act(observation(fields, 0, fill=no, **{name: yes}), {"action_mask": OPEN}) == 1, policy
+        assert policy.act(observation(fields, 0, fill=decoy, **{name: no}), {"action_mask": OPEN}) == 0, policy
 
 
 def router_info(category: str) -> dict:
@@ -184,8 +230,8 @@ def run_checked(env: gym.Env, policy: agents.Policy, seed: int) -> list[tuple[np
 
 
 def test_supervisors_on_the_real_env_respect_masks_and_names() -> None:
-    env = gym.make("hitl_env/Supervisor-v1", overrides={"supervisor.max_hand_chats": 1})
-    assert env.observation_space.shape == (10 + len(CATEGORIES),)
+    env = gym.make(SUPERVISOR_ID, overrides={"supervisor.max_hand_chats": 1})
+    assert env.observation_space.shape == (len(SUPERVISOR_FIELDS) + len(CATEGORIES),)
     for name in agents.SUPERVISOR_POLICIES:
         policy = agents.make(name)
         steps = run_checked(env, policy, seed=0)
@@ -206,7 +252,7 @@ def test_supervisors_on_the_real_env_respect_masks_and_names() -> None:
 
 
 def test_routers_on_the_real_env_respect_masks_and_names() -> None:
-    env = gym.make("hitl_env/Router-v2", shift_hours=2.0)
+    env = gym.make(ROUTER_ID, shift_hours=2.0)
     assert env.observation_space.shape == (CATEGORY + len(CATEGORIES),)
     for name in agents.ROUTER_POLICIES:
         steps = run_checked(env, agents.make(name), seed=0)
@@ -272,7 +318,7 @@ def loses_to_random(figures: str) -> pytest.MarkDecorator:
     ],
 )
 def test_supervisor_heuristic_beats_random(name: str) -> None:
-    env_id = "hitl_env/Supervisor-v1"
+    env_id = SUPERVISOR_ID
     diff = returns(env_id, name, SUPERVISOR_SEEDS) - returns(env_id, "random", SUPERVISOR_SEEDS)
     low, high = paired_ci(diff)
     assert low > SUPERVISOR_MARGIN, f"{name} - random: mean {diff.mean():.2f}, 95% CI [{low:.2f}, {high:.2f}]"
@@ -288,7 +334,7 @@ def test_valuing_worker_time_turns_the_supervisor_ranking_around(name: str) -> N
     paper_workers +31.0 (24.6 to 37.5), sentiment_threshold +15.9 (10.6 to 21.3), rounds_threshold
     +11.8 (5.4 to 18.2), always_takeover -17.0 (-23.5 to -10.5).
     """
-    env_id, wt = "hitl_env/Supervisor-v1", 1.0
+    env_id, wt = SUPERVISOR_ID, 1.0
     base = returns(env_id, "random", SUPERVISOR_SEEDS, wt)
     low, high = paired_ci(returns(env_id, name, SUPERVISOR_SEEDS, wt) - base)
     assert low > SUPERVISOR_MARGIN, f"{name} - random at worker_time {wt}: 95% CI [{low:.2f}, {high:.2f}]"
@@ -300,7 +346,7 @@ def test_valuing_worker_time_turns_the_supervisor_ranking_around(name: str) -> N
 def test_router_heuristic_beats_random(name: str) -> None:
     # measured: rule_based and confidence_threshold (its default) -267.4, all_human -296.0, random
     # -400.3; diffs 132.9, CI [106.2, 159.5] and 104.3, CI [88.1, 120.5]
-    env_id = "hitl_env/Router-v2"
+    env_id = ROUTER_ID
     diff = returns(env_id, name, ROUTER_SEEDS) - returns(env_id, "random", ROUTER_SEEDS)
     low, high = paired_ci(diff)
     assert low > ROUTER_MARGIN, f"{name} - random: mean {diff.mean():.2f}, 95% CI [{low:.2f}, {high:.2f}]"
@@ -317,7 +363,7 @@ def test_no_router_beats_the_rule_by_keeping_unsolvable_chats_from_the_ai() -> N
     help either. Measured on these 20 paired seeds: -267.1 against -299.2, difference -32.1,
     95% CI [-45.1, -19.1].
     """
-    env = gym.make("hitl_env/Router-v2")
+    env = gym.make(ROUTER_ID)
     base = env.unwrapped
 
     class SolvableOnly(RuleBased):
@@ -328,7 +374,7 @@ def test_no_router_beats_the_rule_by_keeping_unsolvable_chats_from_the_ai() -> N
 
     seeds = range(20)
     oracle = np.array([agents.episode_return(env, SolvableOnly(), s) for s in seeds])
-    low, high = paired_ci(oracle - returns("hitl_env/Router-v2", "rule_based", seeds))
+    low, high = paired_ci(oracle - returns(ROUTER_ID, "rule_based", seeds))
     assert high < 0.0, f"the solvability oracle - rule_based: 95% CI [{low:.2f}, {high:.2f}]"
 
 
@@ -347,7 +393,7 @@ def test_the_rule_is_the_best_router_category_by_category(category: str) -> None
     under the rule; workers held 1.3 chats each on average against a cap of 5). So a learned
     router can at best match ``rule_based`` (see the README).
     """
-    env = gym.make("hitl_env/Router-v2")
+    env = gym.make(ROUTER_ID)
     flip = list(env.unwrapped.cfg.categories).index(category)
 
     class Flipped(RuleBased):
@@ -357,5 +403,5 @@ def test_the_rule_is_the_best_router_category_by_category(category: str) -> None
 
     seeds = range(30)
     flipped = np.array([agents.episode_return(env, Flipped(), s) for s in seeds])
-    low, high = paired_ci(flipped - returns("hitl_env/Router-v2", "rule_based", seeds))
+    low, high = paired_ci(flipped - returns(ROUTER_ID, "rule_based", seeds))
     assert high < 0.0, f"{category} flipped - rule_based: 95% CI [{low:.2f}, {high:.2f}]"

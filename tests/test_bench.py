@@ -8,6 +8,7 @@ import math
 import pytest
 
 from eval import bench
+from hitl_env.envs import ROUTER_ID, SUPERVISOR_ID
 
 TINY = [
     "--workers",
@@ -84,7 +85,7 @@ def test_env_rows_time_both_envs_against_cartpole(tmp_path):
     assert bench.main(argv) == 0
     rows = json.loads((tmp_path / "bench.json").read_text())["rows"]
     env_rows = [r for r in rows if r["yardstick"] == "CartPole-v1"]
-    assert [r["name"] for r in env_rows] == ["hitl_env/Supervisor-v1 raw step", "hitl_env/Router-v2 raw step"]
+    assert [r["name"] for r in env_rows] == [f"{SUPERVISOR_ID} raw step", f"{ROUTER_ID} raw step"]
     for row in env_rows:
         assert row["count"] == 300 and row["unit"] == "steps/s" and row["target"] == 0.1
         assert row["ratio"] == pytest.approx(row["rate"] / row["yardstick_rate"], rel=1e-12)

@@ -11,12 +11,15 @@ import pytest
 from gymnasium.utils.env_checker import check_env, data_equivalence
 
 import hitl_env  # noqa: F401  (registers the envs)
+from hitl_env.envs import ROUTER_ID, SUPERVISOR_ID
 from hitl_env.envs.base import EPISODE_KEYS
+from hitl_env.envs.observations import ROUTER_FIELDS, SUPERVISOR_FIELDS, field_index
 from hitl_env.multi_agent import TeamParallelEnv
 from hitl_env.rewards import COMPONENTS, DEFAULT_WEIGHTS
 
-ENVS = ("hitl_env/Supervisor-v1", "hitl_env/Router-v2")
+ENVS = (SUPERVISOR_ID, ROUTER_ID)
 PRESETS = ("taobao_2024", "mmn_abandonment")
+RULE_ELIGIBLE = field_index(ROUTER_FIELDS, "rule_eligible")
 SMALL = {"team_size": 4, "shift_hours": 2.0}
 
 
@@ -73,31 +76,32 @@ def test_same_seed_same_trajectory_different_seed_differs(env_id: str) -> None:
 
 
 def test_supervisor_episode_holds_the_teams_takeover_decisions() -> None:
-    env = gym.make("hitl_env/Supervisor-v1")  # the documented default: 10 workers, 8 hours
+    env = gym.make(SUPERVISOR_ID)  # the documented default: 10 workers, 8 hours
     steps = rollout(env, seed=0)
     # about 11.3 arrivals per worker-hour, 5.8% eligible, a few AI rounds each: ~100-200 decisions
     assert 60 <= len(steps) - 1 <= 300
     assert steps[-1][2] is True  # terminated at the end of the shift's work
     obs = steps[1][0]
-    assert obs[0] >= 1 and 0 <= obs[4] <= 1 and obs[10:].sum() == 1
+    rounds, confidence = field_index(SUPERVISOR_FIELDS, "ai_rounds"), field_index(SUPERVISOR_FIELDS, "confidence")
+    assert obs[rounds] >= 1 and 0 <= obs[confidence] <= 1 and obs[len(SUPERVISOR_FIELDS) :].sum() == 1
 
 
 def test_router_gets_every_arrival_and_the_rule_marks_eligibility() -> None:
-    env = gym.make("hitl_env/Router-v2", **SMALL)
+    env = gym.make(ROUTER_ID, **SMALL)
     obs, _ = env.reset(seed=3)
     n, eligible = 0, 0
     done = False
     while not done:
-        eligible += int(obs[0])
+        eligible += int(obs[RULE_ELIGIBLE])
         n += 1
-        obs, _, done, _, _ = env.step(int(obs[0]))
+        obs, _, done, _, _ = env.step(int(obs[RULE_ELIGIBLE]))
     sim = env.unwrapped.sim
     assert n == len(sim.t_arr) > 50
     assert sum(sim.rec["eligible"]) == eligible
 
 
 def test_masked_router_action_acts_as_human() -> None:
-    env = gym.make("hitl_env/Router-v2", **SMALL)
+    env = gym.make(ROUTER_ID, **SMALL)
     _, info = env.reset(seed=1)
     sent_masked = 0
     done = False
@@ -114,8 +118,8 @@ def test_masked_router_action_acts_as_human() -> None:
 def test_vector_reward_is_the_weighted_components_and_sparse_rating_is_rarer() -> None:
     weights = {"rating": 2.0, "duration": 0.0, "worker_time": 0.0, "retrial": 1.0, "abandonment": 0.0}
     for rating in ("dense", "sparse"):
-        env = gym.make("hitl_env/Router-v2", reward_weights=weights, rating=rating, **SMALL)
-        steps = rollout(env, seed=4, policy=lambda obs, info: int(obs[0]))
+        env = gym.make(ROUTER_ID, reward_weights=weights, rating=rating, **SMALL)
+        steps = rollout(env, seed=4, policy=lambda obs, info: int(obs[RULE_ELIGIBLE]))
         vecs = np.array([s[4]["vector_reward"] for s in steps[1:]])
         rewards = np.array([s[1] for s in steps[1:]])
         w = np.array([weights[k] for k in COMPONENTS])
@@ -165,7 +169,7 @@ def test_render_modes(env_id: str) -> None:
 )
 def test_bad_arguments_fail_clearly(kwargs: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
-        gym.make("hitl_env/Supervisor-v1", **kwargs)
+        gym.make(SUPERVISOR_ID, **kwargs)
 
 
 @pytest.mark.parametrize("key", list(EPISODE_KEYS))
@@ -175,26 +179,26 @@ def test_overrides_an_episode_sets_itself_are_refused(key: str) -> None:
     section, field = key.split(".")
     for overrides in ({key: value}, {section: {field: value}}):
         with pytest.raises(ValueError, match=rf"overrides: {key} is set by the env \({EPISODE_KEYS[key]}\)"):
-            gym.make("hitl_env/Supervisor-v1", overrides=overrides)
+            gym.make(SUPERVISOR_ID, overrides=overrides)
         with pytest.raises(ValueError, match=rf"overrides: {key} is set by the env"):
             TeamParallelEnv(overrides=overrides)
 
 
 def test_other_overrides_reach_the_episode() -> None:
     overrides = {"ai.misread": 0.25, "service.max_concurrency": 3}
-    cfg = gym.make("hitl_env/Router-v2", overrides=overrides, team_size=4).unwrapped.cfg
+    cfg = gym.make(ROUTER_ID, overrides=overrides, team_size=4).unwrapped.cfg
     assert (cfg.ai.misread, cfg.service.max_concurrency, cfg.experiment.team_size) == (0.25, 3, 4)
 
 
 def test_numpy_scalars_are_fine_arguments() -> None:
     kwargs = {"team_size": np.int64(2), "start_hour": np.int32(9), "shift_hours": np.float32(2.0)}
-    env = gym.make("hitl_env/Supervisor-v1", overrides={"ai.misread": np.float64(0.25)}, **kwargs).unwrapped
+    env = gym.make(SUPERVISOR_ID, overrides={"ai.misread": np.float64(0.25)}, **kwargs).unwrapped
     assert env.cfg.experiment.team_size == 2 and type(env.cfg.experiment.team_size) is int
     assert env.cfg.ai.misread == 0.25
 
 
 def test_step_before_reset_and_after_the_end_fail_clearly() -> None:
-    env = gym.make("hitl_env/Supervisor-v1", preset="mmn_abandonment", **SMALL).unwrapped
+    env = gym.make(SUPERVISOR_ID, preset="mmn_abandonment", **SMALL).unwrapped
     with pytest.raises(RuntimeError, match="call reset"):
         env.step(0)
     env.reset(seed=0)

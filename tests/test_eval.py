@@ -18,16 +18,12 @@ import pandas as pd
 import pytest
 
 from eval import pareto
-from eval.evaluate import (
-    EvalError,
-    bootstrap_ci,
-    env_of_spec,
-    infer_env,
-    main,
-    resample_indices,
-    split_specs,
-)
+from eval.evaluate import main
+from eval.policies import EvalError, env_of_spec, infer_env, split_specs
+from eval.stats import bootstrap_ci, resample_indices
+from hitl_env.envs import ROUTER_ID, SUPERVISOR_ID
 from hitl_env.rewards import COMPONENTS, DEFAULT_WEIGHTS
+from train import SHARED_SUPERVISOR_ID
 
 TINY = ["--seeds", "3", "--team-size", "3", "--shift-hours", "2", "--bootstrap", "300", "--seed", "5", "--quiet"]
 # sentiment_threshold at -20 never takes over: the same decisions as algorithm_only, so the same episodes
@@ -178,7 +174,7 @@ def test_summary(supervisor_run: Path) -> None:
     ret = s[s["metric"] == "return"].set_index("policy")["mean"]
     np.testing.assert_allclose(ret[means.index], means)
     j = json.loads((supervisor_run / "summary.json").read_text())
-    assert j["env"] == "hitl_env/Supervisor-v1" and j["baseline"] == "algorithm_only" and j["seeds"] == [5, 6, 7]
+    assert j["env"] == SUPERVISOR_ID and j["baseline"] == "algorithm_only" and j["seeds"] == [5, 6, 7]
     assert list(j["policies"]) == split_specs(POLICIES)
     r = j["policies"]["random:p=0.3,seed=1"]
     assert r["kind"] == "heuristic" and r["metrics"]["return"]["mean"] == pytest.approx(ret["random:p=0.3,seed=1"])
@@ -198,7 +194,7 @@ def test_router(tmp_path: Path) -> None:
             "--bootstrap", "100", "--quiet", "--weight", "duration=0.2", "--out", str(tmp_path)]  # fmt: skip
     assert main(args) == 0
     j = json.loads((tmp_path / "summary.json").read_text())
-    assert j["env"] == "hitl_env/Router-v2" and list(j["policies"]) == ["rule_based", "all_human", scores]
+    assert j["env"] == ROUTER_ID and list(j["policies"]) == ["rule_based", "all_human", scores]
     assert j["reward_weights"]["duration"] == 0.2
     assert j["policies"]["all_human"]["metrics"]["ai_share"]["mean"] == 0.0
     assert 0 < j["policies"]["rule_based"]["metrics"]["ai_share"]["mean"] < 0.2
@@ -222,7 +218,7 @@ def test_episodes_that_score_no_chat_give_nan_kpis(tmp_path: Path, capsys: pytes
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--policies", "algorithm_only,no_such_policy"], "unknown policy 'no_such_policy'"),
+        (["--policies", "algorithm_only,no_such_policy"], "unknown supervisor policy 'no_such_policy'"),
         (["--policies", "sentiment_threshold:level=99"], "level must be a number"),
         (["--policies", "sentiment_threshold:level"], "expected 'name:key=value,...', got 'level'"),
         (["--env", "router", "--policies", "confidence_threshold:config=mmn_abandonment,scores=[0.5]"],
@@ -273,12 +269,12 @@ def _fake_trainer(calls: list[list[str]]) -> Callable[[list[str]], int]:
         calls.append(argv)
         out = Path(argv[argv.index("--out") + 1])
         out.mkdir(parents=True)
-        env = gym.make("hitl_env/Supervisor-v1", team_size=3, shift_hours=2.0)
+        env = gym.make(SUPERVISOR_ID, team_size=3, shift_hours=2.0)
         seed = int(argv[argv.index("--seed") + 1]) + len(calls)
         PPO("MlpPolicy", env, n_steps=8, batch_size=8, seed=seed, device="cpu", policy_kwargs={"net_arch": [4]}).save(
             out / "best_model.zip"
         )
-        (out / "run.json").write_text(json.dumps({"algorithm": "PPO", "env_id": "hitl_env/Supervisor-v1"}))
+        (out / "run.json").write_text(json.dumps({"algorithm": "PPO", "env_id": SUPERVISOR_ID}))
         return 0
 
     return train
@@ -329,8 +325,8 @@ def test_weight_sweep_without_trainer(
 @pytest.mark.parametrize(
     ("config", "sets", "message"),
     [
-        ("train_router.yaml", [], "train_router.yaml trains on hitl_env/Router-v2; a supervisor policy needs "
-                                  "hitl_env/Supervisor-v1 or hitl_train/SharedSupervisor-v1"),
+        ("train_router.yaml", [], f"train_router.yaml trains on {ROUTER_ID}; a supervisor policy needs "
+                                  f"{SUPERVISOR_ID} or {SHARED_SUPERVISOR_ID}"),
         ("train_supervisor.yaml", ["--train-set", "n_envs=0"], "train_supervisor.yaml: n_envs=0 is outside"),
         ("missing.yaml", [], "--train-config missing.yaml: config file 'missing.yaml' does not exist"),
     ],
@@ -366,7 +362,7 @@ def test_weight_sweep_with_hitl_train(tmp_path: Path) -> None:
 
 def test_bad_model(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     (tmp_path / "m.zip").write_text("not a model")
-    (tmp_path / "run.json").write_text(json.dumps({"algorithm": "PPO", "env_id": "hitl_env/Supervisor-v1"}))
+    (tmp_path / "run.json").write_text(json.dumps({"algorithm": "PPO", "env_id": SUPERVISOR_ID}))
     assert main(["--policies", str(tmp_path / "m.zip"), "--seeds", "1", "--quiet", "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("hitl-eval: error: policy ") and "\n" not in err

@@ -16,6 +16,7 @@ from pettingzoo.test import api_test, parallel_api_test, parallel_seed_test, see
 from hitl_env.config import load_config
 from hitl_env.envs import RouterEnv, SupervisorEnv
 from hitl_env.envs.base import episode_config
+from hitl_env.envs.observations import ROUTER_FIELDS, field_index
 from hitl_env.multi_agent import ROUTER, TeamAECEnv, TeamParallelEnv, env, parallel_env
 from hitl_env.rewards import DEFAULT_WEIGHTS, scalarize, vector_reward
 from hitl_env.sim.decisions import default_supervisor
@@ -23,6 +24,7 @@ from hitl_env.sim.population import draw_chats, draw_workers
 from hitl_env.sim.team import TeamSim
 
 PRESETS = ["taobao_2024", "mmn_abandonment"]
+RULE_ELIGIBLE = field_index(ROUTER_FIELDS, "rule_eligible")
 SMALL = {"team_size": 3, "shift_hours": 2.0}
 
 # Warnings of PettingZoo's checkers that describe this env's design, not defects: heterogeneous
@@ -208,7 +210,7 @@ def test_observations_and_rewards_are_those_of_the_single_agent_envs(single: typ
             seen.append(obs["observation"])
             ma.step(act(obs["action_mask"]))
         elif agent == ROUTER:
-            ma.step(int(obs["observation"][0]))  # the category rule, as in Supervisor-v1
+            ma.step(int(obs["observation"][RULE_ELIGIBLE]))  # the category rule, as in Supervisor-v1
         else:
             ma.step(int(paper.takeover(ma.decision[1])))  # the paper's workers, as in Router-v2
     assert len(seen) > 10
@@ -257,7 +259,7 @@ def test_default_heuristics_reproduce_the_core_exactly(api: str) -> None:
             kind, view = e.decision
             counts[kind] += 1
             if kind == "route":
-                return int(obs["observation"][0])  # the category rule
+                return int(obs["observation"][RULE_ELIGIBLE])  # the category rule
             take = int(paper.takeover(view))
             counts["taken"] += take
             return take

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+import statistics
 from pathlib import Path
 
 import numpy as np
@@ -26,9 +27,9 @@ import pandas as pd
 import pytest
 
 from eval.analysis import ESCALATED, SAMPLES, TYPES, analyze
-from eval.calibration import BASELINE, ESCALATION_SHARES
+from eval.calibration import BASELINE, DID, ESCALATION_EFFECTS, ESCALATION_SHARES, STAR_BANDS, log_duration_se
 from eval.rct import experiment_configs, main
-from eval.rct_report import DID, findings, format_table, target_rows
+from eval.rct_report import findings, format_table, paper_label, target_rows
 
 TINY = ["--workers", "40", "--days-pre", "2", "--days-post", "3", "--seed", "1", "--jobs", "1"]
 GUARD = ["--workers", "200", "--seed", "0"]
@@ -125,7 +126,7 @@ def test_guard_did_signs_and_insignificant_retrial(guard) -> None:
         assert d["eligible"][outcome]["estimate"] < 0, outcome
     assert d["eligible"]["duration_pct"]["estimate"] < d["ineligible"]["duration_pct"]["estimate"]
     for sample in ("all", "ineligible"):
-        assert DID[(sample, "retrial_pp")][1].ok(d[sample]["retrial_pp"]["estimate"]), sample
+        assert DID[(sample, "retrial_pp")].ok(d[sample]["retrial_pp"]["estimate"]), sample
     # the true effects of finding 10 (paired replays: far less noise than the estimates)
     assert d["ineligible"]["duration_pct"]["true"] < 0 < d["ineligible"]["rating"]["true"]
 
@@ -175,22 +176,60 @@ def test_replications_write_each_seed_and_a_summary_of_them(tiny, tmp_path: Path
     assert runs[0]["did"] == tiny[1]["did"] and runs[0]["escalations"] == tiny[1]["escalations"]
     assert runs[0]["did"] != runs[1]["did"]
     rows = {(f["section"], f["figure"]): f for f in summary["figures"]}
-    for (sample, outcome), (paper, target) in DID.items():
-        row = rows[f"DiD {sample}", outcome]
-        values = [r["did"][sample][outcome]["estimate"] for r in runs]
-        assert row["values"] == values and row["true"] == [r["did"][sample][outcome]["true"] for r in runs]
-        assert (row["paper"], row["accept"]) == (paper, [target.lo, target.hi])
+    targets = {**{(f"DiD {s}", o): t for (s, o), t in DID.items()},
+               **{(f"escalation {k}", o): t for (k, o), t in ESCALATION_EFFECTS.items()}}  # fmt: skip
+    assert len(targets) == 21
+    for (section, outcome), target in targets.items():
+        row = rows[section, outcome]
+        group, _, name = section.partition(" ")
+        e = [r["did" if group == "DiD" else "escalations"][name][outcome] for r in runs]
+        values = [x["estimate"] for x in e]
+        assert row["values"] == values and row["true"] == [x["true"] for x in e]
+        assert row["se"] == [x["se"] for x in e] and row["p"] == [x["p"] for x in e]
+        assert (row["paper"], row["stars"], row["accept"]) == (
+            paper_label(outcome, target), target.stars, [target.lo, target.hi])  # fmt: skip
         assert row["inside"] == sum(target.ok(v) for v in values)
+        finite = [v for v in values if v is not None]
+        assert row["mean"] == pytest.approx(sum(finite) / len(finite))
+        assert row["mean_inside"] == target.ok(row["mean"])
+        se = statistics.median(x["se"] for x in e if x["se"] is not None)  # a type with one rated chat has none
+        assert row["median_se"] == pytest.approx(se)
+        if outcome == "duration_pct":  # z on the log scale: the SE of the log-duration coefficient
+            se = statistics.median(log_duration_se(x["estimate"], x["se"]) for x in e if x["se"] is not None)
+            assert row["median_se_log"] == pytest.approx(se)
+        if target.stars == "n.s.":
+            assert row["z"] is None and row["p_ns_needed"] == 2
+            assert row["p_ns"] == sum(x["p"] is not None and x["p"] >= 0.05 for x in e)
+        else:
+            effect = abs(math.log1p(target.value / 100) if outcome == "duration_pct" else target.value)
+            assert row["z"] == pytest.approx(effect / se)
+            lo, hi = STAR_BANDS[target.stars]
+            assert row["z_band"] == [lo, hi if math.isfinite(hi) else None]
+            assert row["z_inside"] == (lo <= row["z"] <= hi) and row["p_ns"] is None
+    assert rows["DiD eligible", "rating"]["paper"] == "-0.412" and rows["escalation human", "retrial_pp"]["accept"] == [
+        -6.0, 0.0]  # fmt: skip
     assert rows["baseline", "rating"]["values"] == [r["baseline"]["rating"] for r in runs]
     assert rows["baseline", "rating"]["true"] is None and rows["timing human", "takeover_round"]["accept"] is None
+    assert rows["baseline", "rating"]["se"] is None and rows["baseline", "rating"]["z"] is None
     for j, f in enumerate(summary["findings"]):
         assert f["holds"] == [r["findings"][j]["holds"] for r in runs]
         assert f["holds_true"] == [r["findings_true"][j]["holds"] for r in runs]
+        assert (f["n_holds"], f["n_holds_true"]) == (sum(f["holds"]), sum(f["holds_true"]))
     for i, r in enumerate(runs):
-        ranged = [(v, t) for *_, v, _, _, t in target_rows(r) if t]
+        ranged = [(row.value, row.target) for row in target_rows(r) if row.target]
         assert summary["all_inside"][i] == all(v is not None and t.ok(v) for v, t in ranged)
         assert summary["all_hold"][i] == all(f["holds"] for f in r["findings"])
         assert summary["all_hold_true"][i] == all(f["holds"] for f in r["findings_true"])
+    c = summary["criteria"]
+    assert list(c) == ["baseline", "mean_inside", "not_significant", "power", "findings_true", "findings_estimates"]
+    assert c["baseline"]["failing"] == [f"{s} {k}" for (s, k), f in rows.items()
+                                        if s in ("baseline", "escalation share") and f["inside"] < 2]  # fmt: skip
+    assert c["mean_inside"]["failing"] == [f"{s} {k}" for (s, k) in targets if not rows[s, k]["mean_inside"]]
+    assert c["power"]["failing"] == [f"{s} {k}" for (s, k) in targets if rows[s, k]["z_inside"] is False]
+    assert c["findings_true"]["failing"] == [f"finding {f['number']}" for f in summary["findings"]
+                                             if f["n_holds_true"] < 2]  # fmt: skip
+    assert all(x["pass"] == (x["failing"] == []) for x in c.values())
+    assert summary["criteria_pass"] == all(x["pass"] for x in c.values())
     assert math.isclose(summary["runtime_s"], sum(r["runtime_s"] for r in runs))
     printed = capsys.readouterr().out
     assert "summary of seeds 1-2" in printed
@@ -198,6 +237,8 @@ def test_replications_write_each_seed_and_a_summary_of_them(tiny, tmp_path: Path
     n_inside = sum(r["inside"] for r in summary["figures"] if r["accept"])
     assert n_inside > 0 and f"{rows['DiD all', 'duration_pct']['inside']}/2" in printed
     assert f"every figure inside its accept range at {sum(summary['all_inside'])}/2 seeds" in printed
+    for x in c.values():
+        assert f"  {x['rule']}: {'pass' if x['pass'] else 'FAIL: ' + ', '.join(x['failing'])}" in printed
 
 
 @pytest.mark.parametrize(

@@ -23,10 +23,13 @@ import hitl_env
 from agents.hooks import PolicyHook, RouterHook, SupervisorHook
 from eval.analysis import chat_frame, fit_did
 from eval.rct import PolicyError, main, resolve_policy
+from hitl_env.envs import ROUTER_ID, SUPERVISOR_ID
 from hitl_env.envs.base import build_episode
+from hitl_env.envs.observations import ROUTER_FIELDS, SUPERVISOR_FIELDS, field_index
 from hitl_env.sim.decisions import default_supervisor
 from hitl_env.sim.hooks import ArrivalView, NeverTakeover, PaperSupervisor, RoundView
 from hitl_env.sim.population import DAY_S, HOUR_S
+from train import SHARED_SUPERVISOR_ID
 
 TINY = ["--workers", "40", "--days-pre", "2", "--days-post", "3", "--seed", "1", "--jobs", "1", "--no-plot"]
 SMALL = {"experiment.workers": 10, "experiment.days_pre": 1, "experiment.days_post": 3}
@@ -84,7 +87,7 @@ class Recorder:
 
 @pytest.mark.parametrize(
     ("env_id", "spec"),
-    [("hitl_env/Supervisor-v1", "sentiment_threshold:level=-1.5"), ("hitl_env/Router-v2", "rule_based")],
+    [(SUPERVISOR_ID, "sentiment_threshold:level=-1.5"), (ROUTER_ID, "rule_based")],
 )
 def test_hook_shows_the_policy_what_the_env_shows(env_id: str, spec: str) -> None:
     env = gym.make(env_id, team_size=10, shift_hours=3.0, start_hour=21).unwrapped  # chats close after midnight
@@ -95,13 +98,14 @@ def test_hook_shows_the_policy_what_the_env_shows(env_id: str, spec: str) -> Non
         obs, _, done, _, info = env.step(in_env.act(obs, info))
     cfg, in_core = env.cfg, Recorder(spec)
     starts = [21 * HOUR_S] * 10
-    if env_id == "hitl_env/Supervisor-v1":
+    if env_id == SUPERVISOR_ID:
         sim = build_episode(cfg, seeding.np_random(0)[0], None, SupervisorHook(in_core, cfg, starts))
     else:
         sim = build_episode(cfg, seeding.np_random(0)[0], RouterHook(in_core, cfg, starts), default_supervisor(cfg))
     assert sim.run() is None
     assert len(in_core.seen) == len(in_env.seen) > 40
-    progress = [o[9 if env_id == "hitl_env/Supervisor-v1" else 5] for o, _ in in_core.seen]
+    fields = SUPERVISOR_FIELDS if env_id == SUPERVISOR_ID else ROUTER_FIELDS
+    progress = [o[field_index(fields, "shift_progress")] for o, _ in in_core.seen]
     assert 0 <= min(progress) < 0.05 and max(progress) > 0.9
     for (a, mask_a), (b, mask_b) in zip(in_env.seen, in_core.seen, strict=True):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
@@ -120,7 +124,8 @@ def test_shift_progress_is_the_deciding_workers_own_shift() -> None:
                       (0, 5 * DAY_S + 18 * HOUR_S)]:  # fmt: skip
         assert hook.takeover(_round_view(worker, t)) is False
     # 2 h into a 09:00 shift, 3 h into the 22:00 shift of the day before, 1 h into one, 1 h after one
-    np.testing.assert_allclose([o[9] for o, _ in rec.seen], [0.25, 0.375, 0.125, 1.125])
+    progress = field_index(SUPERVISOR_FIELDS, "shift_progress")
+    np.testing.assert_allclose([o[progress] for o, _ in rec.seen], [0.25, 0.375, 0.125, 1.125])
 
 
 def test_router_progress_is_the_mean_over_the_running_shifts() -> None:
@@ -130,7 +135,8 @@ def test_router_progress_is_the_mean_over_the_running_shifts() -> None:
     for t in (DAY_S + 15 * HOUR_S, DAY_S + 10 * HOUR_S):
         hook.route(ArrivalView(0, t, 0, True, 0, 0, 2, 0.5))
     # 15:00: the 09:00 and 13:00 shifts run (6 h and 2 h in); 10:00: only the 09:00 shift (1 h in)
-    np.testing.assert_allclose([o[5] for o, _ in rec.seen], [0.5, 0.125])
+    progress = field_index(ROUTER_FIELDS, "shift_progress")
+    np.testing.assert_allclose([o[progress] for o, _ in rec.seen], [0.5, 0.125])
 
 
 # ----------------------------------------------------------------------------- through the core
@@ -289,8 +295,8 @@ def test_model_of_the_other_env_exits_2(tmp_path: Path, capsys, models) -> None:
     for kind, other in (("supervisor", "router"), ("router", "supervisor")):
         assert main([f"--{kind}", str(models[other]), "--out", str(tmp_path / "out")]) == 2
         err = capsys.readouterr().err.strip()
-        env = "Router-v2" if other == "router" else "Supervisor-v1"
-        assert f"is a model of hitl_env/{env}; a {kind} model is one of" in err and "\n" not in err, err
+        env = ROUTER_ID if other == "router" else SUPERVISOR_ID
+        assert f"is a model of {env}; a {kind} model is one of" in err and "\n" not in err, err
     assert not (tmp_path / "out").exists()
 
 
@@ -299,7 +305,7 @@ def test_a_shared_supervisor_model_decides_takeovers(tmp_path: Path, models) -> 
     run.mkdir()
     (run / "model.zip").write_bytes(models["supervisor"].read_bytes())
     info = json.loads((models["supervisor"].parent / "run.json").read_text())
-    (run / "run.json").write_text(json.dumps({**info, "env_id": "hitl_train/SharedSupervisor-v1"}))
+    (run / "run.json").write_text(json.dumps({**info, "env_id": SHARED_SUPERVISOR_ID}))
     cfg = _small()
     hook = PolicyHook("supervisor", str(run / "model.zip"), cfg)
     assert len(hitl_env.simulate(cfg, seed=0, supervisor=hook)) == len(hitl_env.simulate(cfg, seed=0))

@@ -4,10 +4,19 @@ Modules: :mod:`train.config` (the validated run config), :mod:`train.envs` (vect
 episode statistics), :mod:`train.multi_agent` (one shared supervisor policy on the PettingZoo
 team env), :mod:`train.callbacks` (TensorBoard statistics, evaluation, progress) and
 :mod:`train.cli` (the command). Importing this package registers
-``hitl_train/SharedSupervisor-v1``; torch and stable-baselines3 load only when a run starts.
+:data:`SHARED_SUPERVISOR_ID` with Gymnasium, and with :mod:`agents.loading` as an env whose
+models decide takeovers (it observes and acts as ``Supervisor-v1``); torch and
+stable-baselines3 load only when a run starts.
 """
 
 from gymnasium.envs.registration import register, registry
 
-if "hitl_train/SharedSupervisor-v1" not in registry:
-    register(id="hitl_train/SharedSupervisor-v1", entry_point="train.multi_agent:SharedSupervisorEnv")
+from agents.loading import register_model_env
+
+SHARED_SUPERVISOR_ID = "hitl_train/SharedSupervisor-v1"
+
+if SHARED_SUPERVISOR_ID not in registry:
+    register(id=SHARED_SUPERVISOR_ID, entry_point="train.multi_agent:SharedSupervisorEnv")
+register_model_env("supervisor", SHARED_SUPERVISOR_ID)
+
+__all__ = ["SHARED_SUPERVISOR_ID"]

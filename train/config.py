@@ -45,12 +45,14 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from agents import learned
+from agents.learned import ALGORITHMS
 from hitl_env.config import INF, ConfigError, FrozenDict, apply_overrides, param, read_yaml
+from hitl_env.envs import ROUTER_ID, SUPERVISOR_ID
 from hitl_env.rewards import RATING_MODES
+from train import SHARED_SUPERVISOR_ID
 
-ALGORITHMS = ("PPO", "MaskablePPO", "DQN", "A2C")
-SHARED_SUPERVISOR_ID = "hitl_train/SharedSupervisor-v1"
-ENV_IDS = ("hitl_env/Supervisor-v1", "hitl_env/Router-v2", SHARED_SUPERVISOR_ID)
+ENV_IDS = (SUPERVISOR_ID, ROUTER_ID, SHARED_SUPERVISOR_ID)
 VEC_ENVS = ("subproc", "dummy")
 OFF_POLICY = ("DQN",)
 ACTIVATIONS = ("tanh", "relu", "elu", "leaky_relu", "gelu", "silu")
@@ -68,7 +70,7 @@ def choice(default: Any, choices: tuple[Any, ...], doc: str = "") -> Any:
 class EnvConfig:
     """The env a run trains on: its id and the env's keyword arguments."""
 
-    id: str = choice("hitl_env/Supervisor-v1", ENV_IDS, "the env to train on")
+    id: str = choice(SUPERVISOR_ID, ENV_IDS, "the env to train on")
     preset: str = param("taobao_2024", doc="simulator preset name or YAML path")
     overrides: FrozenDict = field(default_factory=FrozenDict, metadata={"doc": "simulator fields by dotted key"})
     team_size: int = param(10, 1, 1000, "workers in the team of an episode")
@@ -264,16 +266,13 @@ def _check_env(env: EnvConfig) -> None:
 
 
 def algorithm_class(name: str) -> type:
-    """The stable-baselines3 (or sb3-contrib) class of an algorithm name."""
-    if name == "MaskablePPO":
-        try:
-            from sb3_contrib import MaskablePPO
-        except ImportError:
-            raise ConfigError("algorithm MaskablePPO needs sb3-contrib: pip install sb3-contrib") from None
-        return MaskablePPO
-    import stable_baselines3
-
-    return getattr(stable_baselines3, name)
+    """The stable-baselines3 (or sb3-contrib) class of an algorithm name (:func:`agents.learned.algorithm_class`)."""
+    try:
+        return learned.algorithm_class(name)
+    except ImportError:
+        if name != "MaskablePPO":
+            raise
+        raise ConfigError("algorithm MaskablePPO needs sb3-contrib: pip install sb3-contrib") from None
 
 
 # the numeric hyperparameters' types and ranges: closed [lo, hi], or above lo where lo is open

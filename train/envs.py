@@ -18,48 +18,32 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from hitl_env.kpis import closed_chats, kpis
 from hitl_env.rewards import COMPONENTS
 from hitl_env.sim.team import ESCALATIONS
 from train.config import EnvConfig
 
+SCOPED_KPIS = ("rating", "satisfaction", "duration_min", "worker_min", "retrial", "abandonment")
+"""The KPIs logged per scope (every closed chat, the AI-routed ones)."""
+
 
 def shift_kpis(rec: Mapping[str, Sequence[Any]], t_arrival: Sequence[float]) -> dict[str, float]:
-    """Operational KPIs of a simulated shift (a team simulation's records), over its closed chats.
+    """Operational KPIs of a simulated shift (a team simulation's records), by :func:`hitl_env.kpis.kpis`.
 
-    ``kpi/all/*`` over every closed chat and ``kpi/ai/*`` over the AI-routed ones: mean
-    ``rating`` (the satisfaction every customer would rate, 1-5), ``duration_min``,
-    ``abandonment`` and ``retrial`` rates. ``kpi/ai_share``: share of chats routed to the AI.
-    ``kpi/escalation/<kind>``: share of the closed AI chats by escalation (none, technical,
-    emotional, human). ``kpi/takeover_round`` and ``kpi/takeover_min``: mean AI rounds and minutes
-    since arrival at a human takeover (NaN without one).
+    ``kpi/all/<kpi>`` over every closed chat and ``kpi/ai/<kpi>`` over the AI-routed ones, for
+    the KPIs of :data:`SCOPED_KPIS` (``rating``: the ratings customers gave; ``satisfaction``:
+    every chat's). Over every closed chat: ``kpi/ai_share``, ``kpi/escalation/<type>`` (the
+    shares of the AI chats by escalation type) and ``kpi/takeover_round`` (mean AI rounds before
+    the escalation, over the escalated chats).
     """
-    end = np.asarray(rec["end_t"], float)
-    closed = ~np.isnan(end)
-    ai = closed & np.asarray(rec["routed_ai"], bool)
-    duration = (end - np.asarray(t_arrival, float)) / 60.0
-    columns = {
-        "rating": np.asarray(rec["satisfaction"], float),
-        "duration_min": duration,
-        "abandonment": np.asarray(rec["abandoned"], float),
-        "retrial": np.asarray(rec["retrial"], float),
-    }
-    out: dict[str, float] = {}
-    for scope, sel in (("all", closed), ("ai", ai)):
-        for name, col in columns.items():
-            out[f"kpi/{scope}/{name}"] = _mean(col[sel])
-    out["kpi/ai_share"] = float(ai.sum() / closed.sum()) if closed.any() else float("nan")
-    esc = np.asarray(rec["escalation"])[ai]
-    for code, kind in enumerate(ESCALATIONS):
-        out[f"kpi/escalation/{kind}"] = float((esc == code).mean()) if len(esc) else float("nan")
-    human = ai & (np.asarray(rec["escalation"]) == ESCALATIONS.index("human"))
-    out["kpi/takeover_round"] = _mean(np.asarray(rec["takeover_round"], float)[human])
-    out["kpi/takeover_min"] = _mean(np.asarray(rec["takeover_t"], float)[human] / 60.0)
+    closed = closed_chats(rec)
+    every = kpis(rec, t_arrival, closed)
+    on_ai = kpis(rec, t_arrival, closed & np.asarray(rec["routed_ai"], bool))
+    out = {f"kpi/{scope}/{k}": v[k] for scope, v in (("all", every), ("ai", on_ai)) for k in SCOPED_KPIS}
+    out["kpi/ai_share"] = every["ai_share"]
+    out.update({f"kpi/escalation/{kind}": every[f"esc_{kind}"] for kind in ESCALATIONS})
+    out["kpi/takeover_round"] = every["takeover_round"]
     return out
-
-
-def _mean(x: np.ndarray) -> float:
-    x = x[~np.isnan(x)]
-    return float(x.mean()) if len(x) else float("nan")
 
 
 class EpisodeStats(gym.Wrapper):

@@ -46,10 +46,10 @@ def router_policy(spec: str, cfg: Config) -> Any:
         ValueError: an unknown name, a supervisor policy, a bad parameter, a missing file, a model
             of another env or of another preset's categories.
     """
-    from agents.hooks import heuristic, is_model_spec, saved_model
+    from agents.loading import load
 
     try:
-        return saved_model("router", spec, cfg) if is_model_spec(spec) else heuristic("router", spec, cfg)
+        return load("router", spec, cfg)
     except (ValueError, TypeError) as e:
         raise ValueError(f"router {spec!r}: {e}") from None
 

@@ -5,7 +5,10 @@ from gymnasium.envs.registration import register
 from hitl_env.envs.router import RouterEnv
 from hitl_env.envs.supervisor import SupervisorEnv
 
-register(id="hitl_env/Supervisor-v1", entry_point="hitl_env.envs.supervisor:SupervisorEnv")
-register(id="hitl_env/Router-v2", entry_point="hitl_env.envs.router:RouterEnv")
+SUPERVISOR_ID = "hitl_env/Supervisor-v1"
+ROUTER_ID = "hitl_env/Router-v2"
 
-__all__ = ["RouterEnv", "SupervisorEnv"]
+register(id=SUPERVISOR_ID, entry_point="hitl_env.envs.supervisor:SupervisorEnv")
+register(id=ROUTER_ID, entry_point="hitl_env.envs.router:RouterEnv")
+
+__all__ = ["ROUTER_ID", "SUPERVISOR_ID", "RouterEnv", "SupervisorEnv"]

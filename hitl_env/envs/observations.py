@@ -36,6 +36,19 @@ ROUTER_FIELDS = (  # loads per online worker and shares, so every input is of or
 )
 
 
+def field_index(fields: tuple[tuple[str, float, float], ...], name: str) -> int:
+    """The index of field ``name`` in an observation (``fields``: :data:`SUPERVISOR_FIELDS` or
+    :data:`ROUTER_FIELDS`); the issue category one-hot starts at ``len(fields)``.
+
+    Raises:
+        KeyError: no such field (the message lists the fields).
+    """
+    names = [f[0] for f in fields]
+    if name not in names:
+        raise KeyError(f"no observation field {name!r}; fields: {', '.join(names)}")
+    return names.index(name)
+
+
 class _Obs:
     """Fields, then the issue category one-hot; values clipped to the space's bounds."""
 

@@ -1,0 +1,113 @@
+"""The policies ``hitl-eval`` compares: spec lists, the env they belong to, and building them.
+
+A spec is a heuristic's name with parameters (``agents.parse_spec``) or a saved model's path;
+policies are built by the one loader, :func:`agents.loading.load`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import train  # noqa: F401  (registers the shared-supervisor env, whose models decide takeovers)
+from agents.loading import MODEL_ENVS, is_model_spec, load
+
+
+class EvalError(ValueError):
+    """A bad argument, policy or training run: reported in one line, exit code 2."""
+
+
+# ----------------------------------------------------------------------------- policy specs
+_CONTINUATION = re.compile(r"\s*[A-Za-z_]\w*\s*=")
+
+
+def split_specs(text: str) -> list[str]:
+    """Split a ``--policies`` list on the commas outside brackets and quotes.
+
+    A piece that is only ``key=value`` continues the previous spec's parameters, so
+    ``random:p=0.2,seed=1,algorithm_only`` is two specs; ``confidence_threshold:scores={...}``
+    stays whole.
+
+    Raises:
+        EvalError: unbalanced brackets or quotes, or no spec at all.
+    """
+    pieces, buf, depth, quote = [], [], 0, ""
+    for ch in text:
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+            if depth < 0:
+                raise EvalError(f"unbalanced brackets in policy list {text!r}")
+        elif ch == "," and depth == 0:
+            pieces.append("".join(buf).strip())
+            buf = []
+            continue
+        buf.append(ch)
+    if depth or quote:
+        raise EvalError(f"unbalanced brackets or quotes in policy list {text!r}")
+    pieces.append("".join(buf).strip())
+    specs: list[str] = []
+    for piece in filter(None, pieces):
+        if specs and ":" in specs[-1] and _CONTINUATION.match(piece) and not is_model_spec(piece):
+            specs[-1] = f"{specs[-1]},{piece}"
+        else:
+            specs.append(piece)
+    if not specs:
+        raise EvalError("no policy given")
+    return specs
+
+
+@dataclass
+class Entry:
+    """One policy to evaluate: its label in the reports, the spec that rebuilds it, its kind."""
+
+    label: str
+    spec: str
+    kind: str = "heuristic"  # or "learned"
+    policy: Any = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def env_of_spec(spec: str) -> str | None:
+    """The env a spec belongs to (None: either, or unknown)."""
+    import agents
+    from agents.learned import run_info
+
+    if is_model_spec(spec):
+        try:
+            env_id = run_info(Path(spec)).get("env_id", "")
+        except ValueError:
+            return None
+        return next((k for k, ids in MODEL_ENVS.items() if env_id in ids), None)
+    name = spec.strip().partition(":")[0].strip()  # a bad parameter list is build_policy's to report
+    kinds = {k for k, names in (("supervisor", agents.SUPERVISOR_POLICIES), ("router", agents.ROUTER_POLICIES))
+             if name in names}  # fmt: skip
+    return kinds.pop() if len(kinds) == 1 else None
+
+
+def infer_env(specs: list[str], given: str | None) -> str:
+    """``--env``, or the one env the policies name (supervisor when none does)."""
+    kinds = {k for k in map(env_of_spec, specs) if k is not None}
+    if given is not None:
+        wrong = [s for s in specs if env_of_spec(s) not in (None, given)]
+        if wrong:
+            raise EvalError(f"policies {', '.join(wrong)} are not for the {given} env")
+        return given
+    if len(kinds) > 1:
+        raise EvalError("the policies mix supervisor and router policies; evaluate them separately")
+    return kinds.pop() if kinds else "supervisor"
+
+
+def build_policy(kind: str, spec: str, cfg: Any) -> Any:
+    """The ``kind`` policy of a spec (:func:`agents.loading.load`)."""
+    try:
+        return load(kind, spec, cfg)
+    except (ValueError, TypeError, KeyError, ImportError, OSError) as e:
+        raise EvalError(f"policy {spec!r}: {e}") from e
