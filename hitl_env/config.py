@@ -196,7 +196,7 @@ class AI(_Section):
     misread_frustration: float = param(0.15, 0.0, 10.0, "frustration per round while the AI misreads the issue")
     progress: float = param(0.8, 0.0, 10.0, "work units per AI round on a solvable issue")
     style_penalty: float = param(1.0, 0.0, 4.0, "rating penalty of the AI's style on AI-alone chats")
-    gatekeeper_penalty: float = param(0.0, 0.0, 4.0, "rating penalty when a person or the alarm had to override the AI")
+    gatekeeper_penalty: float = param(0.0, 0.0, 4.0, "rating penalty when a person had to take the chat from the AI")
     resolution_quality: float = param(0.9, 0.0, 1.0, "chance an issue the AI closes is truly resolved")
     handoff_work: float = param(0.8, 0.0, 2.0, "work share left after escalation (1 if the AI cannot solve)")
     handoff_resolve: float = param(0.0, 0.0, 1.0, "resolution chance added after escalation (0 if the AI cannot solve)")
@@ -245,7 +245,7 @@ class Outcome(_Section):
     rating_resolved: float = param(0.9, 0.0, 10.0, "satisfaction added by resolution")
     rating_peak: float = param(0.5, 0.0, 10.0, "satisfaction lost per unit of peak frustration")
     rating_end: float = param(0.7, 0.0, 10.0, "satisfaction lost per unit of end frustration")
-    rating_noise: float = param(0.9, 0.0, 10.0, "sd of satisfaction noise before rounding to 1-5")
+    rating_noise: float = param(0.9, 0.0, 10.0, "sd of satisfaction noise before the cut points")
     rating_cuts: tuple[float, ...] = param((1.5, 2.5, 3.5, 4.5), doc="satisfaction above the k-th cut rates above k")
 
     def __post_init__(self) -> None:
