@@ -84,8 +84,7 @@ class PolicyHook:
     def for_team(self, team: int, workers: Workers) -> SupervisorHook | RouterHook:
         """The hook deciding for team ``team``, whose workers are ``workers``."""
         starts = np.asarray(workers.shift_start_h, dtype=float) * HOUR_S
-        hook = SupervisorHook if self.kind == "supervisor" else RouterHook
-        return hook(self.policy(team), self.cfg, starts)
+        return _HOOKS[self.kind](self.policy(team), self.cfg, starts)
 
     def __repr__(self) -> str:
         return f"PolicyHook({self.kind!r}, {self.spec!r}, seed={self.seed!r})"
@@ -134,3 +133,7 @@ class RouterHook(_TeamHook):
         since = [(view.time_s - s) % DAY_S for s in self.starts]
         running = [x for x in since if x < self.shift_s] or [min(since)]
         return self._decide(view, sum(running) / len(running))
+
+
+_HOOKS = {"supervisor": SupervisorHook, "router": RouterHook}
+"""The team hook of each kind (``hitl_env.sim.decisions.BY_AGENT``'s agents)."""

@@ -25,8 +25,9 @@ from agents.registry import ROUTER_POLICIES, SUPERVISOR_POLICIES, check_config, 
 from hitl_env.config import Config
 from hitl_env.envs import ROUTER_ID, SUPERVISOR_ID
 from hitl_env.envs.observations import RouterObs, SupervisorObs
+from hitl_env.sim.decisions import BY_AGENT
 
-KINDS = ("supervisor", "router")
+KINDS = tuple(BY_AGENT)  # the decisions' agents: "router", "supervisor"
 POLICIES = {"supervisor": SUPERVISOR_POLICIES, "router": ROUTER_POLICIES}
 MODEL_ENVS: dict[str, list[str]] = {"supervisor": [SUPERVISOR_ID], "router": [ROUTER_ID]}
 """The envs whose saved models make each kind of decision (:func:`register_model_env` adds more)."""

@@ -46,9 +46,11 @@ import pandas as pd
 from scipy import stats
 from scipy.spatial import cKDTree
 
+from hitl_env.sim.team import ESCALATIONS
+
 SAMPLES = ("all", "eligible", "ineligible")
-TYPES = ("technical", "emotional", "human", "none")
-ESCALATED = ("technical", "emotional", "human")
+ESCALATED = ESCALATIONS[1:]  # technical, emotional, human: every type but "none"
+TYPES = (*ESCALATED, "none")
 SPILLOVER = {"concurrency_pct": "concurrency", "switch_aways_pct": "switch_aways", "away_time_pct": "away_time_s"}
 EFFORT = {"worker_messages": "messages_worker", "round_share": "round_share", "reply_lag_s": "reply_lag_mean_s",
           "proactivity": "proactivity", "empathy": "empathy"}  # fmt: skip

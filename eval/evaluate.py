@@ -70,6 +70,7 @@ from eval.policies import Entry, EvalError, build_policy, infer_env, split_specs
 from eval.stats import summarize
 from hitl_env.cli import finite_or_none
 from hitl_env.envs import ROUTER_ID, SUPERVISOR_ID
+from hitl_env.rewards import COMPONENTS
 
 PROG = "hitl-eval"
 ENV_IDS = {"supervisor": SUPERVISOR_ID, "router": ROUTER_ID}
@@ -112,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a simulator config field by dotted key; repeatable")  # fmt: skip
     p.add_argument("--weight", action="append", default=[], metavar="COMPONENT=W",
-                   help="reward weight of a component (rating, duration, worker_time, retrial, abandonment); "
+                   help=f"reward weight of a component ({', '.join(COMPONENTS)}); "
                         "repeatable; unset ones keep hitl_env.rewards.DEFAULT_WEIGHTS")  # fmt: skip
     p.add_argument("--rating", choices=("dense", "sparse"), default="dense", help="rating reward (default dense)")
     p.add_argument("--team-size", type=int, default=10, help="workers in the team (default 10)")

@@ -41,13 +41,24 @@ LABELS = {"duration_min": "mean chat duration (min)", "satisfaction": "mean sati
 
 def curve_entries(kind: str, cfg: Any) -> list[Entry]:
     """The heuristics' threshold sweeps of an env (``kind``: supervisor or router)."""
+    sweeps = {"supervisor": _supervisor_sweep, "router": _router_sweep}
+    if kind not in sweeps:
+        raise ValueError(f"no threshold sweep for {kind!r} policies; sweeps: {', '.join(sweeps)}")
+    return sweeps[kind](cfg)
+
+
+def _supervisor_sweep(cfg: Any) -> list[Entry]:
     import agents
 
-    if kind == "supervisor":
-        points = [("sentiment_threshold", "level", v) for v in SENTIMENT_LEVELS]
-        points += [("rounds_threshold", "k", v) for v in ROUNDS_K]
-        return [Entry(f"{n}:{p}={v}", f"{n}:{p}={v}", policy=agents.make(n, **{p: v}),
-                      extra={"family": n, "param": p, "value": v}) for n, p, v in points]  # fmt: skip
+    points = [("sentiment_threshold", "level", v) for v in SENTIMENT_LEVELS]
+    points += [("rounds_threshold", "k", v) for v in ROUNDS_K]
+    return [Entry(f"{n}:{p}={v}", f"{n}:{p}={v}", policy=agents.make(n, **{p: v}),
+                  extra={"family": n, "param": p, "value": v}) for n, p, v in points]  # fmt: skip
+
+
+def _router_sweep(cfg: Any) -> list[Entry]:
+    import agents
+
     scores = {name: c.ai_solvable for name, c in cfg.categories.items() if c.ai_allowed}
     levels = sorted(set(scores.values()))
     cuts = [levels[0] - 0.05, *((a + b) / 2 for a, b in itertools.pairwise(levels)), levels[-1] + 0.05]
