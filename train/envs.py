@@ -76,7 +76,7 @@ def make_env(env_cfg: EnvConfig, in_subprocess: bool = False) -> gym.Env:
     if in_subprocess:  # Ctrl-C is the main process's to handle: it saves the model, then closes us
         signal.signal(signal.SIGINT, signal.SIG_IGN)
     import hitl_env  # noqa: F401  (registers the hitl_env envs)
-    import train  # noqa: F401  (registers hitl_train/SharedSupervisor-v1)
+    import train  # noqa: F401  (registers hitl_train/SharedSupervisor-v2)
 
     return EpisodeStats(gym.make(env_cfg.id, **env_cfg.kwargs()))
 

@@ -167,7 +167,7 @@ def simulate(
         config: a :class:`~hitl_env.config.Config` (see :func:`hitl_env.load_config`).
         seed: the seed of every random draw; the same seed gives identical records.
         router: eligibility hook (default: the category rule of the config). Its True for a
-            category whose ``ai_allowed`` is false acts as False (Router-v2's action mask).
+            category whose ``ai_allowed`` is false acts as False (Router-v3's action mask).
         supervisor: takeover hook (default: the paper's workers, ``config.supervisor``). A hook
             with ``for_team`` is bound to each team (:func:`team_hook`).
         n_jobs: processes to spread teams over (None: all cores). Results do not depend on it.

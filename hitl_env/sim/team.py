@@ -97,7 +97,7 @@ class TeamSim:
         self.hooks = {"route": router, "takeover": supervisor}
         n, nw = len(chats), len(workers.speed)
         cats = list(cfg.categories.values())
-        self.ai_allowed = np.array([c.ai_allowed for c in cats])  # a router's mask, as in Router-v2
+        self.ai_allowed = np.array([c.ai_allowed for c in cats])  # a router's mask, as in Router-v3
         by_cat = {
             "eligible": [c.eligible for c in cats],
             "attention": [c.attention for c in cats],
@@ -218,7 +218,7 @@ class TeamSim:
         self._resume(self._state, DECISIONS[kind].code, self._allowed(kind, c, action))
 
     def _allowed(self, kind: str, c: int, action: bool) -> bool:
-        """The action with the router's mask applied (Router-v2's ``ai_allowed`` mask)."""
+        """The action with the router's mask applied (Router-v3's ``ai_allowed`` mask)."""
         return bool(action) and (kind != "route" or bool(self.ai_allowed[self.C.category[c]]))
 
     def _refill(self) -> None:
