@@ -5,7 +5,7 @@ Every policy maps ``(obs, info)`` to an action and respects ``info["action_mask"
     import gymnasium as gym
     import agents, hitl_env
 
-    env = gym.make("hitl_env/Supervisor-v1")
+    env = gym.make("hitl_env/Supervisor-v2")
     policy = agents.make("sentiment_threshold", level=-0.6)
     policy.reset(seed=0)
     obs, info = env.reset(seed=0)

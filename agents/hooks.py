@@ -14,11 +14,11 @@ What the envs define per episode (one team, one shift) is defined here per team 
 
 * **Shift progress of a takeover**: the progress through the deciding worker's current shift,
   the time since that worker's latest daily shift start (``Workers.shift_start_h``), in shifts
-  of ``arrivals.shift_hours``: what the worker would see in a ``Supervisor-v1`` episode of that
+  of ``arrivals.shift_hours``: what the worker would see in a ``Supervisor-v2`` episode of that
   shift. It exceeds 1 when the worker finishes chats after the shift, as in the env.
 * **Shift progress of a routing decision** (the arrival has no worker): the mean progress of
   the shifts of the team's workers whose shift is running at the arrival (by the same
-  definition). In ``Router-v2`` every worker shares one shift, and this is the env's definition.
+  definition). In ``Router-v3`` every worker shares one shift, and this is the env's definition.
 * **Randomness**: :class:`PolicyHook` is a recipe the core binds to each team
   (``for_team``, :func:`hitl_env.sim.run.team_hook`) in the process that simulates it. Each team
   gets a fresh policy reset with a seed drawn from (seed, team, kind), the seed being the run's

@@ -3,7 +3,7 @@
 A training run (``hitl-train``) saves models as ``<name>.zip`` with a ``run.json`` beside them
 (or in the parent folder, for checkpoints) naming the algorithm::
 
-    {"algorithm": "MaskablePPO", "env_id": "hitl_env/Supervisor-v1", "env_kwargs": {...}}
+    {"algorithm": "MaskablePPO", "env_id": "hitl_env/Supervisor-v2", "env_kwargs": {...}}
 
 :func:`load_policy` reads both (:mod:`agents.hooks` checks a model against the decision it is
 to make). stable-baselines3 is imported only here, only when needed.

@@ -29,9 +29,9 @@ _ROUTERS: dict[str, Callable[..., Policy]] = {
 _REGISTRY = {**_SUPERVISORS, **_ROUTERS}
 
 SUPERVISOR_POLICIES: tuple[str, ...] = tuple(_SUPERVISORS)
-"""Names of the policies for ``hitl_env/Supervisor-v1``."""
+"""Names of the policies for ``hitl_env/Supervisor-v2``."""
 ROUTER_POLICIES: tuple[str, ...] = tuple(_ROUTERS)
-"""Names of the policies for ``hitl_env/Router-v2`` (``random`` serves both envs)."""
+"""Names of the policies for ``hitl_env/Router-v3`` (``random`` serves both envs)."""
 
 
 def params_of(name: str) -> tuple[str, ...]:

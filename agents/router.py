@@ -1,4 +1,4 @@
-"""Heuristic routers for ``hitl_env/Router-v2``: send an arriving chat to the AI (1) or a human (0).
+"""Heuristic routers for ``hitl_env/Router-v3``: send an arriving chat to the AI (1) or a human (0).
 
 They read the observation's fields by name, from the env's field table
 (:data:`hitl_env.envs.observations.ROUTER_FIELDS`), and never route to the AI where
@@ -45,7 +45,7 @@ class ConfidenceThreshold(Deterministic):
     """To the AI when the category's confidence score exceeds ``threshold``.
 
     The router's observation carries no confidence of the AI in a particular chat (that signal
-    exists only after AI rounds, in ``Supervisor-v1``), so the confidence here is a prior per
+    exists only after AI rounds, in ``Supervisor-v2``), so the confidence here is a prior per
     issue category, given as a parameter: e.g. an estimate of the AI's success rate on the
     category from past data. Categories without a score get 1.0 if the paper's rule marks them
     eligible, else 0.0 (read from the observation); with no scores at all the policy therefore

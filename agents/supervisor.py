@@ -1,4 +1,4 @@
-"""Heuristic supervisors for ``hitl_env/Supervisor-v1``: take over an AI chat (1) or not (0).
+"""Heuristic supervisors for ``hitl_env/Supervisor-v2``: take over an AI chat (1) or not (0).
 
 They read the observation's fields by name, from the env's field table
 (:data:`hitl_env.envs.observations.SUPERVISOR_FIELDS`), and never take over where

@@ -47,8 +47,9 @@ class Target:
         if not self.lo <= self.hi:
             raise ValueError(f"accept range [{self.lo}, {self.hi}] is empty")
 
-    def ok(self, x: float) -> bool:
-        return self.lo <= x <= self.hi
+    def ok(self, x: float | None) -> bool:
+        """Whether ``x`` is inside the range (False for a figure with no value)."""
+        return x is not None and self.lo <= x <= self.hi
 
     @property
     def band(self) -> tuple[float, float] | None:

@@ -10,10 +10,10 @@ draws until the policies' decisions differ). Per episode:
 ``steps``          decisions in the episode
 KPIs               ``n_chats``, ``rating`` (given ratings), ``satisfaction`` (every chat's),
                    ``duration_min``, ``worker_min``, ``retrial``, ``abandonment``, ``esc_<type>``,
-                   ``takeover_round`` and (``Router-v2`` only) ``ai_share``, as defined in
+                   ``takeover_round`` and (``Router-v3`` only) ``ai_share``, as defined in
                    :mod:`hitl_env.kpis`, from the shift's chat records (``env.unwrapped.sim.rec``)
                    over the chats the env's reward scores (the AI-routed chats in
-                   ``Supervisor-v1``, every closed chat in ``Router-v2``)
+                   ``Supervisor-v2``, every closed chat in ``Router-v3``)
 =================  =============================================================================
 
 The reward sums leave out the chats that closed before the episode's first decision (the env

@@ -4,9 +4,9 @@
 95% bootstrap CIs on both axes. Heuristics are dots, saved models stars. The heuristics'
 threshold sweeps are curves, evaluated on the same seeds:
 
-- ``Supervisor-v1``: ``sentiment_threshold`` over :data:`SENTIMENT_LEVELS` and
+- ``Supervisor-v2``: ``sentiment_threshold`` over :data:`SENTIMENT_LEVELS` and
   ``rounds_threshold`` over :data:`ROUNDS_K`;
-- ``Router-v2``: ``confidence_threshold`` with each category's ``ai_solvable`` (from the run's
+- ``Router-v3``: ``confidence_threshold`` with each category's ``ai_solvable`` (from the run's
   config: an oracle's prior, the best a per-category score can be) as its score, over
   thresholds between consecutive scores, from every allowed category to the AI to none.
 

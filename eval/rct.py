@@ -22,7 +22,7 @@ Example::
 A policy (``--supervisor POLICY``, ``--router POLICY``) is a heuristic's name, with parameters
 (``sentiment_threshold:level=-1``; ``agents.SUPERVISOR_POLICIES`` for ``--supervisor``,
 ``agents.ROUTER_POLICIES`` for ``--router``), or the path of a
-model saved by ``hitl-train`` on ``Supervisor-v1`` (or the shared-supervisor env) or ``Router-v2``
+model saved by ``hitl-train`` on ``Supervisor-v2`` (or the shared-supervisor env) or ``Router-v3``
 respectively. The defaults are the core's own hooks, :data:`POLICIES`: ``paper_workers`` (the
 calibrated workers, ``supervisor.*``), ``algorithm_only`` (no hand takeovers) and ``rule_based``
 (the category rule). Any other policy decides through :class:`agents.hooks.PolicyHook`, which
@@ -113,7 +113,7 @@ class _Parser(argparse.ArgumentParser):
     def format_help(self) -> str:
         self.epilog = (
             "POLICY: a heuristic's name, with parameters (name:key=value,...), or the path of a model "
-            "saved by hitl-train on Supervisor-v1 (--supervisor) or Router-v2 (--router). "
+            "saved by hitl-train on Supervisor-v2 (--supervisor) or Router-v3 (--router). "
             + "; ".join(f"{kind.capitalize()} policies: {', '.join(policy_names(kind))}" for kind in DEFAULTS)
             + ". E.g. " + " ".join(f"--{kind} {example}" for kind, example in EXAMPLES.items()) + "."
         )  # fmt: skip

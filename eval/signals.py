@@ -2,7 +2,7 @@
 
 For a preset simulated under the deployed system without hand takeovers
 (:class:`~hitl_env.sim.hooks.NeverTakeover`, so the algorithmic outcomes are not censored by a
-takeover), every takeover decision is recorded as the ``Supervisor-v1`` observation the
+takeover), every takeover decision is recorded as the ``Supervisor-v2`` observation the
 supervisor would get (:class:`~hitl_env.envs.observations.SupervisorObs`, built as
 :class:`agents.hooks.SupervisorHook` builds it). Each chat's outcome comes from its record:
 
@@ -75,7 +75,7 @@ class _Observe:
 
 
 class _TeamRecorder(SupervisorHook):
-    """One team's recorder: the view and the ``Supervisor-v1`` observation of each decision; never takes over."""
+    """One team's recorder: the view and the ``Supervisor-v2`` observation of each decision; never takes over."""
 
     def __init__(self, team: int, cfg: Config, shift_start_s: Sequence[float]) -> None:
         super().__init__(_Observe(), cfg, shift_start_s)

@@ -1,6 +1,6 @@
 """The soak and overload runs of the README's Reliability section (not run by CI).
 
-``python -m eval.soak --steps 10000000`` steps ``Supervisor-v1`` with random actions, resetting
+``python -m eval.soak --steps 10000000`` steps ``Supervisor-v2`` with random actions, resetting
 at each episode end, and samples the process's resident memory (RSS) every ``--every`` steps;
 it reports the RSS after warm-up (the first 10% of the steps), at the end, and the growth
 between them. ``--overload`` also simulates a small operation at arrival rates 1x to 1000x the
@@ -31,7 +31,7 @@ def rss_mb() -> float:
 
 
 def soak(steps: int, every: int, seed: int = 0) -> dict[str, Any]:
-    """``steps`` random-action steps of ``Supervisor-v1``; the RSS samples and their growth."""
+    """``steps`` random-action steps of ``Supervisor-v2``; the RSS samples and their growth."""
     import gymnasium as gym
 
     import hitl_env  # noqa: F401  (registers the envs)
@@ -100,7 +100,7 @@ def overload(factors: list[float], workers: int = 10, seed: int = 0) -> list[dic
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m eval.soak", description=__doc__.split("\n")[0])
-    p.add_argument("--steps", type=int, default=10_000_000, help="Supervisor-v1 steps (default 10^7)")
+    p.add_argument("--steps", type=int, default=10_000_000, help="Supervisor-v2 steps (default 10^7)")
     p.add_argument("--every", type=int, default=100_000, help="steps between RSS samples (default 10^5)")
     p.add_argument("--overload", action="store_true", help="also the overload runs (1x to 1000x arrivals)")
     p.add_argument("--out", type=Path, help="write the report (JSON) here")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import itertools
 import math
 import numbers
 import re
@@ -114,6 +115,8 @@ class Arrivals(_Section):
     rate_per_worker_hour: float = param(11.3, 1e-6, 1e6, "Poisson rate of arrivals per online worker")
     shift_hours: float = param(3.0, 0.01, 24.0, "length of a worker's daily shift")
     shift_start_weights: tuple[float, ...] = param((1.0,) * 24, doc="weights of the 24 shift-start hours")
+    day_rate_sd: float = param(0.0, 0.0, 3.0, "log-sd of a day's arrival rate around its mean (busier days)")
+    day_work_sd: float = param(0.0, 0.0, 3.0, "log-sd of a day's work per chat around its mean (harder days)")
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -133,7 +136,8 @@ class Service(_Section):
     concurrency_slowdown: float = param(0.09, 0.0, 5.0, "reply lag grows by this per other held chat")
     switch_rate: float = param(0.2, 0.0, 20.0, "switch-aways per round per unit attention of other chats")
     away_s: float = param(30.0, 0.0, 3600.0, "mean time away per switch")
-    handoff_read_s: float = param(20.0, 0.0, 3600.0, "time to read the AI transcript at takeover")
+    handoff_read_s: float = param(20.0, 0.0, 3600.0, "time to read the AI transcript at an algorithmic escalation")
+    takeover_read_s: float = param(20.0, 0.0, 3600.0, "time before the first reply after a hand takeover")
     close_s: float = param(15.0, 0.0, 3600.0, "time to close the chat after the last reply")
     max_rounds: int = param(200, 1, 10_000, "human rounds after which a customer with no resolution in sight leaves")
 
@@ -144,6 +148,10 @@ class Workers(_Section):
     skill_sd: float = param(0.1, 0.0, 1.0, "sd of workers' resolution skill around 0")
     empathy_mean: float = param(0.3, 0.0, 1.0, "mean share of empathetic worker messages")
     empathy_sd: float = param(0.05, 0.0, 1.0, "sd of workers' empathy")
+    monitoring_sd: float = param(0.0, 0.0, 3.0, "log-sd of the attention each worker gives a supervised AI chat")
+    speed_drift_sd: float = param(0.0, 0.0, 3.0, "log-sd of a worker's day-to-day drift in reply lag")
+    care_drift_sd: float = param(0.0, 0.0, 5.0, "sd of a worker's day-to-day drift in care (satisfaction)")
+    drift_persistence: float = param(0.0, 0.0, 1.0, "share of yesterday's drift a worker carries into today")
 
 
 @dataclass(frozen=True)
@@ -153,6 +161,7 @@ class Effort(_Section):
     lateness_slope: float = param(0.08, 0.0, 20.0, "effort falls as exp(-slope * AI rounds before handoff)")
     lateness_grace_rounds: int = param(3, 0, 1000, "AI rounds before lateness lowers effort")
     floor: float = param(0.2, 0.01, 1.0, "lowest effort")
+    takeover_boost: float = param(0.0, 0.0, 2.0, "effort multiplier above 1 of a worker who chose to take over")
     scope_exponent: float = param(1.0, 0.0, 5.0, "a worker does effort ** exponent of the work left before closing")
     reply_base: float = param(0.55, 0.0, 1.0, "probability of a worker reply per round at effort 0")
     proactive_base: float = param(0.6, 0.0, 1.0, "share of proactive replies at full effort")
@@ -187,6 +196,7 @@ class AI(_Section):
     misread_frustration: float = param(0.15, 0.0, 10.0, "frustration per round while the AI misreads the issue")
     progress: float = param(0.8, 0.0, 10.0, "work units per AI round on a solvable issue")
     style_penalty: float = param(1.0, 0.0, 4.0, "rating penalty of the AI's style on AI-alone chats")
+    gatekeeper_penalty: float = param(0.0, 0.0, 4.0, "rating penalty when a person had to take the chat from the AI")
     resolution_quality: float = param(0.9, 0.0, 1.0, "chance an issue the AI closes is truly resolved")
     handoff_work: float = param(0.8, 0.0, 2.0, "work share left after escalation (1 if the AI cannot solve)")
     handoff_resolve: float = param(0.0, 0.0, 1.0, "resolution chance added after escalation (0 if the AI cannot solve)")
@@ -195,6 +205,7 @@ class AI(_Section):
     escalated_attention: float = param(1.0, 0.0, 50.0, "attention an escalated chat demands after takeover")
     confidence_gap: float = param(0.2, 0.0, 0.5, "confidence above 0.5 on solvable issues, below otherwise")
     confidence_noise: float = param(0.4, 0.0, 1.0, "width of the uniform noise on the confidence signal")
+    confidence_rounds: float = param(1.0, 1.0, 100.0, "AI rounds over which the confidence gap opens fully")
 
 
 @dataclass(frozen=True)
@@ -234,7 +245,15 @@ class Outcome(_Section):
     rating_resolved: float = param(0.9, 0.0, 10.0, "satisfaction added by resolution")
     rating_peak: float = param(0.5, 0.0, 10.0, "satisfaction lost per unit of peak frustration")
     rating_end: float = param(0.7, 0.0, 10.0, "satisfaction lost per unit of end frustration")
-    rating_noise: float = param(0.9, 0.0, 10.0, "sd of satisfaction noise before rounding to 1-5")
+    rating_noise: float = param(0.9, 0.0, 10.0, "sd of satisfaction noise before the cut points")
+    rating_cuts: tuple[float, ...] = param((1.5, 2.5, 3.5, 4.5), doc="satisfaction above the k-th cut rates above k")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        c = self.rating_cuts
+        if len(c) != 4 or not all(math.isfinite(x) for x in c) or any(a >= b for a, b in itertools.pairwise(c)):
+            raise ConfigError(f"rating_cuts must be 4 finite, increasing numbers, got {list(c)}")
+
     retrial_base: float = param(0.375, 0.0, 1.0, "7-day retrial chance of a resolved, calm customer")
     retrial_unresolved: float = param(0.2, 0.0, 1.0, "added retrial chance when unresolved")
     retrial_frustration: float = param(0.05, 0.0, 1.0, "added retrial chance per unit of end frustration")

@@ -133,7 +133,7 @@ class _Shift:
 class _TeamAgents:
     """What both envs share: construction, seeding, spaces, rendering, the pending decision."""
 
-    metadata = {"name": "hitl_team_v2", "render_modes": list(RENDER_MODES), "render_fps": 4}
+    metadata = {"name": "hitl_team_v3", "render_modes": list(RENDER_MODES), "render_fps": 4}
 
     def __init__(
         self,
@@ -210,12 +210,12 @@ class TeamAECEnv(_TeamAgents, AECEnv):
     ## Description
     One team of workers (``team_size``, default 10) works one shift of the calibrated operation
     (``preset``, default ``taobao_2024``), every worker with the AI on, as in the Gymnasium envs
-    ``hitl_env/Router-v2`` and ``hitl_env/Supervisor-v1``, but with every decision in the hands
+    ``hitl_env/Router-v3`` and ``hitl_env/Supervisor-v2``, but with every decision in the hands
     of an agent. Agents: ``router``, who decides at each arrival whether the chat is
     AI-eligible, and ``supervisor_0`` ... ``supervisor_{team_size-1}``, one per worker, who
     decides after each round of one of that worker's AI chats (once no algorithmic trigger has
     fired) whether the worker takes over. The algorithmic triggers stay on (see
-    ``Supervisor-v1``). The env is event-driven: ``agent_selection`` is always the agent whose
+    ``Supervisor-v2``). The env is event-driven: ``agent_selection`` is always the agent whose
     decision the core is waiting for, so the order of turns follows simulated time and an agent
     may act many times in a row or never (a worker without AI chats).
 
@@ -227,7 +227,7 @@ class TeamAECEnv(_TeamAgents, AECEnv):
 
     ## Observation Space
     ``Dict({"observation": Box(float32), "action_mask": Box(0, 1, (2,), int8)})``. The router's
-    ``observation`` is ``Router-v2``'s observation, a supervisor's is ``Supervisor-v1``'s (see
+    ``observation`` is ``Router-v3``'s observation, a supervisor's is ``Supervisor-v2``'s (see
     their tables). An agent whose decision is not due observes zeros and the mask ``[1, 0]``.
 
     ## Rewards
@@ -236,7 +236,7 @@ class TeamAECEnv(_TeamAgents, AECEnv):
     chat of the team, for ``supervisor_i`` the AI-routed chats of worker ``i`` (whether or not
     they were escalated). Every agent receives its reward at every step; :meth:`last` returns
     the sum since the agent last acted (PettingZoo's cumulative reward), and
-    ``info["vector_reward"]`` the vector behind that sum. ``rating`` as in ``Supervisor-v1``.
+    ``info["vector_reward"]`` the vector behind that sum. ``rating`` as in ``Supervisor-v2``.
 
     ## Starting State
     A new team drawn from the seed at the shift start (the same team the Gymnasium envs draw
@@ -254,6 +254,11 @@ class TeamAECEnv(_TeamAgents, AECEnv):
     for the Gymnasium envs; :func:`env` adds PettingZoo's ``OrderEnforcingWrapper``.
 
     ## Version History
+    * v3: the calibrated ``taobao_2024`` changed (DOMAIN.md's per-escalation-type
+      table and statistical power): a hand takeover costs a rating penalty (gatekeeper aversion)
+      and gets a worker's chosen effort; ratings are J-shaped; workers drift from day to day;
+      the AI's confidence signal is weak at first and sharpens over rounds (the observation's
+      ``confidence``). Returns and observations are not comparable with v2's.
     * v2: the calibrated ``taobao_2024`` changed: a worker who takes over an AI chat within the
       AI's scope resolves it more often (``ai.handoff_resolve`` 0.1, the AI's transcript); returns
       are not comparable with v1's.

@@ -283,7 +283,7 @@ def test_routers_on_the_real_env_respect_masks_and_names() -> None:
 # 0.215 w_duration + ...: random (a takeover at round 1 or 2 on most chats) is close to a mixture
 # of the two. The default weights keep the operation's rating first; the xfails below say so.
 
-SUPERVISOR_SEEDS, SUPERVISOR_MARGIN = range(40), 4.0
+SUPERVISOR_SEEDS, SUPERVISOR_MARGIN = range(80), 4.0
 ROUTER_SEEDS, ROUTER_MARGIN = range(10), 50.0
 
 
@@ -303,18 +303,20 @@ def loses_to_random(figures: str) -> pytest.MarkDecorator:
     return pytest.mark.xfail(
         strict=True,
         raises=AssertionError,
-        reason=f"does not beat random on Supervisor-v1's default reward, which favours early takeovers: {figures}",
+        reason=f"does not beat random by the margin on Supervisor-v2's default reward: {figures}",
     )
 
 
 @pytest.mark.parametrize(
     "name",
     [
-        pytest.param("algorithm_only", marks=loses_to_random("mean -33.0 vs -9.6, diff CI [-26.6, -20.2]")),
-        pytest.param("paper_workers", marks=loses_to_random("mean -27.5 vs -9.6, diff CI [-20.5, -15.3]")),
-        pytest.param("sentiment_threshold", marks=loses_to_random("mean -14.9 vs -9.6, diff CI [-7.7, -2.9]")),
-        pytest.param("rounds_threshold", marks=loses_to_random("mean -19.0 vs -9.6, diff CI [-12.5, -6.5]")),
-        "always_takeover",  # measured: mean -1.1 vs -9.6, diff 8.4, CI [5.7, 11.2]
+        # measured on these 80 seeds, paired differences with random (95% CI); a hand takeover now
+        # costs its rating penalty, so taking over everything beats random by less than the margin
+        pytest.param("algorithm_only", marks=loses_to_random("diff -10.2, CI [-12.7, -7.7]")),
+        pytest.param("paper_workers", marks=loses_to_random("diff -9.4, CI [-11.9, -6.9]")),
+        pytest.param("sentiment_threshold", marks=loses_to_random("diff -3.0, CI [-5.6, -0.4]")),
+        pytest.param("rounds_threshold", marks=loses_to_random("diff -3.7, CI [-6.0, -1.4]")),
+        pytest.param("always_takeover", marks=loses_to_random("diff +4.4, CI [2.2, 6.5]")),
     ],
 )
 def test_supervisor_heuristic_beats_random(name: str) -> None:
@@ -329,17 +331,21 @@ def test_valuing_worker_time_turns_the_supervisor_ranking_around(name: str) -> N
     """The other side of the xfails above: the trade-off, not the heuristics, decides who beats random.
 
     With worker time weighted 1.0 a minute (20 times the default) the four heuristics that lose on
-    the default reward beat ``random`` by the margin, and ``always_takeover`` loses to it. Measured
-    on these 40 seeds, paired differences with random: algorithm_only +30.6 (95% CI 23.4 to 37.8),
-    paper_workers +31.0 (24.6 to 37.5), sentiment_threshold +15.9 (10.6 to 21.3), rounds_threshold
-    +11.8 (5.4 to 18.2), always_takeover -17.0 (-23.5 to -10.5).
+    the default reward beat ``random`` by the margin, and each beats ``always_takeover``, which
+    beats all four on the default reward. Measured on these 80 seeds, paired differences with
+    random: algorithm_only +32.1 (95% CI 26.9 to 37.3), paper_workers +23.1 (17.8 to 28.3),
+    sentiment_threshold +10.3 (5.3 to 15.4), rounds_threshold +11.1 (5.9 to 16.3),
+    always_takeover -4.7 (-10.2 to 0.8).
     """
     env_id, wt = SUPERVISOR_ID, 1.0
-    base = returns(env_id, "random", SUPERVISOR_SEEDS, wt)
-    low, high = paired_ci(returns(env_id, name, SUPERVISOR_SEEDS, wt) - base)
+    ours = returns(env_id, name, SUPERVISOR_SEEDS, wt)
+    low, high = paired_ci(ours - returns(env_id, "random", SUPERVISOR_SEEDS, wt))
     assert low > SUPERVISOR_MARGIN, f"{name} - random at worker_time {wt}: 95% CI [{low:.2f}, {high:.2f}]"
-    low, high = paired_ci(returns(env_id, "always_takeover", SUPERVISOR_SEEDS, wt) - base)
-    assert high < 0.0, f"always_takeover - random at worker_time {wt}: 95% CI [{low:.2f}, {high:.2f}]"
+    low, high = paired_ci(returns(env_id, "always_takeover", SUPERVISOR_SEEDS, wt) - ours)
+    assert high < 0.0, f"always_takeover - {name} at worker_time {wt}: 95% CI [{low:.2f}, {high:.2f}]"
+    default = returns(env_id, "always_takeover", SUPERVISOR_SEEDS) - returns(env_id, name, SUPERVISOR_SEEDS)
+    low, high = paired_ci(default)
+    assert low > 0.0, f"always_takeover - {name} on the default reward: 95% CI [{low:.2f}, {high:.2f}]"
 
 
 @pytest.mark.parametrize("name", ["rule_based", "all_human", "confidence_threshold"])
@@ -360,8 +366,7 @@ def test_no_router_beats_the_rule_by_keeping_unsolvable_chats_from_the_ai() -> N
     within the AI's scope still leaves the worker less work (``ai.handoff_work``) and a better
     chance to resolve it (``ai.handoff_resolve``), so the team's queue is shorter for everyone.
     Every other category is beyond the AI (``ai_solvable`` 0), so sending more chats to it cannot
-    help either. Measured on these 20 paired seeds: -267.1 against -299.2, difference -32.1,
-    95% CI [-45.1, -19.1].
+    help either. Measured on these 60 paired seeds: difference -20.8, 95% CI [-31.5, -10.0].
     """
     env = gym.make(ROUTER_ID)
     base = env.unwrapped
@@ -372,19 +377,25 @@ def test_no_router_beats_the_rule_by_keeping_unsolvable_chats_from_the_ai() -> N
             chat = team.pending[1]  # the arriving chat (its latent solvability is the oracle's)
             return int(super().act(obs, info) and bool(team.C.solvable[chat]))
 
-    seeds = range(20)
+    seeds = range(60)
     oracle = np.array([agents.episode_return(env, SolvableOnly(), s) for s in seeds])
     low, high = paired_ci(oracle - returns(ROUTER_ID, "rule_based", seeds))
     assert high < 0.0, f"the solvability oracle - rule_based: 95% CI [{low:.2f}, {high:.2f}]"
 
 
-CATEGORY_FLIPS = {  # measured on these 30 paired seeds: mean paired difference with rule_based
-    "logistics_tracking": -20.0, "refund_status": -12.8, "invoice_request": -10.1, "product_inquiry": -89.4,
-    "order_modification": -50.8, "delivery_problem": -53.3, "refund_dispute": -53.7, "payment_issue": -29.4,
-}  # fmt: skip
+# measured on these 60 paired seeds, flipped - rule_based (95% CI): logistics_tracking -21.6 (-33.5 to
+# -9.7), refund_status -11.1 (-21.0 to -1.2), invoice_request -5.8 (-15.6 to 4.0)
+CATEGORY_FLIPS = (
+    "logistics_tracking", "refund_status",
+    pytest.param("invoice_request", marks=pytest.mark.xfail(
+        strict=True, raises=AssertionError,
+        reason="since Supervisor-v2's calibration (noisier J-shaped ratings, a costlier hand takeover) routing "
+               "invoice requests to humans loses by less than the noise: -5.8, 95% CI [-15.6, 4.0] on 60 seeds")),
+    "product_inquiry", "order_modification", "delivery_problem", "refund_dispute", "payment_issue",
+)  # fmt: skip
 
 
-@pytest.mark.parametrize("category", list(CATEGORY_FLIPS))
+@pytest.mark.parametrize("category", CATEGORY_FLIPS)
 def test_the_rule_is_the_best_router_category_by_category(category: str) -> None:
     """Routing any one category the other way than the paper's rule loses on the default reward.
 
@@ -401,7 +412,7 @@ def test_the_rule_is_the_best_router_category_by_category(category: str) -> None
             rule = super().act(obs, info)
             return int(not rule) if int(np.argmax(obs[CATEGORY:])) == flip else rule
 
-    seeds = range(30)
+    seeds = range(60)
     flipped = np.array([agents.episode_return(env, Flipped(), s) for s in seeds])
     low, high = paired_ci(flipped - returns(ROUTER_ID, "rule_based", seeds))
     assert high < 0.0, f"{category} flipped - rule_based: 95% CI [{low:.2f}, {high:.2f}]"

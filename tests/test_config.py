@@ -346,7 +346,7 @@ def test_a_config_file_without_a_suffix_is_named_as_such(tmp_path: Path) -> None
 def test_a_mapping_override_merges_into_its_section() -> None:
     preset = load_config("taobao_2024")
     cfg = load_config("taobao_2024", parse_overrides(["ai={misread: 0.2}", "categories.refund_status={weight: 3}"]))
-    assert cfg.ai.misread == 0.2 and cfg.ai.handoff_resolve == preset.ai.handoff_resolve == 0.1  # kept, not reset
+    assert cfg.ai.misread == 0.2 and cfg.ai.handoff_resolve == preset.ai.handoff_resolve == 0.08  # kept, not reset
     assert cfg.categories["refund_status"] == dataclasses.replace(preset.categories["refund_status"], weight=3.0)
     assert cfg.arrivals == preset.arrivals and cfg.experiment == preset.experiment
     nested = load_config("taobao_2024", {"arrivals": {"shift_hours": 4.0}})

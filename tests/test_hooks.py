@@ -86,7 +86,9 @@ def test_never_takeover_leaves_only_algorithmic_escalations() -> None:
 
 def test_eager_supervisor_takes_over_before_the_sentiment_trigger() -> None:
     eager = PaperSupervisor(base=1.0, sentiment_slope=0.0, sentiment_level=0.0)
-    df = hitl_env.simulate(small(**{"experiment.workers": 40}), seed=0, supervisor=eager)
+    # no cap on chats by hand: a worker at supervisor.max_hand_chats would have to wait for round 2
+    cfg = small(**{"experiment.workers": 40, "supervisor.max_hand_chats": 50})
+    df = hitl_env.simulate(cfg, seed=0, supervisor=eager)
     routed = df[df.routed_ai]
     mix = routed["escalation"].value_counts()
     # every AI chat that neither resolves, nor trips a trigger, nor loses its customer in round 1

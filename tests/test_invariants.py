@@ -223,11 +223,16 @@ def check_invariants(df: pd.DataFrame, cfg: Config) -> None:
     if rounds_model:
         assert (df["rounds"] == df["ai_rounds"] + df["human_rounds"]).all()
         assert (df.loc[df["wait_s"].notna(), "rounds"] >= 1).all(), "a chat got a reply with no round"
-    # shares in [0, 1]; effort in [floor, 1] for human-handled chats
+    # shares in [0, 1]; effort in [floor, 1] for human-handled chats, up to 1 + takeover_boost after
+    # a hand takeover (the worker chose to step in)
     for col in ("round_share", "proactivity", "empathy"):
         _in_unit(df, col)
-    eff = df.loc[df["human_rounds"] > 0, "effort"].to_numpy(dtype=float)
-    assert ((eff >= cfg.effort.floor - 1e-12) & (eff <= 1 + 1e-12)).all()
+    handled = df[df["human_rounds"] > 0]
+    eff = handled["effort"].to_numpy(dtype=float)
+    chose = (handled["escalation"] == "human").to_numpy(bool)
+    top = np.where(chose, 1 + cfg.effort.takeover_boost, 1.0)
+    assert ((eff >= cfg.effort.floor - 1e-12) & (eff <= top + 1e-12)).all()
+    assert (eff[~chose] <= 1 + 1e-12).all()
     # ratings: an integer 1..5 exactly when rated
     rated, rating = df["rated"].to_numpy(bool), df["rating"].to_numpy(dtype=float)
     np.testing.assert_array_equal(np.isnan(rating), ~rated)

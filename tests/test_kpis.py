@@ -14,7 +14,7 @@ from train.envs import SCOPED_KPIS, shift_kpis
 
 @pytest.fixture(scope="module")
 def shift() -> tuple[dict, list]:
-    """The records of one Router-v2 episode (its reward scores every closed chat)."""
+    """The records of one Router-v3 episode (its reward scores every closed chat)."""
     env, policy = gym.make(ROUTER_ID, team_size=4, shift_hours=3.0), agents.make("rule_based")
     obs, info = env.reset(seed=0)
     done = False

@@ -186,7 +186,7 @@ def test_aec_last_reward_is_the_reward_since_the_agent_last_acted() -> None:
 def test_observations_and_rewards_are_those_of_the_single_agent_envs(single: type) -> None:
     """With the other decisions made as the single-agent env's core makes them, the agents in its
     place see the same observations and earn the same rewards in total as the single-agent env."""
-    size = {"team_size": 4, "shift_hours": 3.0}
+    size = {"team_size": 4, "shift_hours": 5.0}
     gym_env, ma = single(**size), TeamAECEnv(**size)
     act = masked_random(6)
     obs, _ = gym_env.reset(seed=11)
@@ -210,9 +210,9 @@ def test_observations_and_rewards_are_those_of_the_single_agent_envs(single: typ
             seen.append(obs["observation"])
             ma.step(act(obs["action_mask"]))
         elif agent == ROUTER:
-            ma.step(int(obs["observation"][RULE_ELIGIBLE]))  # the category rule, as in Supervisor-v1
+            ma.step(int(obs["observation"][RULE_ELIGIBLE]))  # the category rule, as in Supervisor-v2
         else:
-            ma.step(int(paper.takeover(ma.decision[1])))  # the paper's workers, as in Router-v2
+            ma.step(int(paper.takeover(ma.decision[1])))  # the paper's workers, as in Router-v3
     assert len(seen) > 10
     assert data_equivalence(seen, expected, exact=True)
     np.testing.assert_allclose(ma_total, gym_total, rtol=1e-4)
@@ -225,7 +225,7 @@ def core_run(preset: str, seed: int, team_size: int, shift_hours: float) -> Team
     rng, _ = seeding.np_random(seed)
     workers_ss, arrivals_ss, dynamics_ss = np.random.SeedSequence(int(rng.integers(2**63))).spawn(3)
     workers = draw_workers(cfg, np.random.default_rng(workers_ss))
-    chats = draw_chats(cfg, workers.shift_start_h, np.random.default_rng(arrivals_ss))
+    chats = draw_chats(cfg, workers, np.random.default_rng(arrivals_ss))
     sim = TeamSim(cfg, workers, chats, np.random.default_rng(dynamics_ss), None, default_supervisor(cfg))
     assert sim.run() is None
     return sim

@@ -1,10 +1,10 @@
 """hitl-signals: what the supervisor's observations predict, on a small real run.
 
 One run of ``taobao_2024`` at 50 workers (seed 0, about 650 chats reach decision 1 and 250
-decision 3) serves the numeric tests. Bounds marked TODAY'S MODEL hold for the current
-calibration, in which the AI's confidence separates the chats beyond its capability almost
-perfectly (``ai.confidence_gap`` 0.2 against ``ai.confidence_noise`` 0.4); a recalibration that
-weakens the signals is expected to move them: update the bound, not the code.
+decision 3) serves the tests of the machinery; the command's default scale (200 workers, about
+2,600 chats at decision 1) serves the calibration checks: no single observation gives a chat's
+latent type away, and predictions improve over the rounds (DOMAIN.md; docs/MODEL.md, "What the
+supervisor's signals predict").
 """
 
 from __future__ import annotations
@@ -89,17 +89,27 @@ def test_auroc_is_orientation_free_and_in_range(table: pd.DataFrame) -> None:
     assert (table.loc[table["predictor"] == "ai_rounds", "auroc"] == 0.5).all()
 
 
-def test_confidence_gives_away_technical_escalations_today(table: pd.DataFrame) -> None:
-    # TODAY'S MODEL: the issue measured 0.987 at taobao_2024's 200 workers; a bound, not the value.
-    a = _auroc(table, 1, "confidence", "technical")
-    assert 0.9 < a < 1.0
-    best_other = max(_auroc(table, 1, f, "technical") for f in FIELDS if f != "confidence")
-    assert best_other < 0.7  # TODAY'S MODEL: no other field comes close
+@pytest.fixture(scope="module")
+def default_table() -> pd.DataFrame:
+    return signal_table(hitl_env.load_config("taobao_2024", {"experiment.workers": 200}), seed=0)
 
 
-def test_logistic_is_as_good_as_the_best_field(table: pd.DataFrame) -> None:
+def test_signals_are_informative_but_imperfect_and_improve_over_rounds(default_table: pd.DataFrame) -> None:
+    """The issue's criteria: at the first decision no field above 0.85 and the whole observation
+    not above 0.90, for every outcome; the whole observation predicts better at the third."""
+    table = default_table
+    fields = table[(table["decision"] == 1) & (table["predictor"] != "logistic")]
+    assert fields["auroc"].max() <= 0.85, fields.sort_values("auroc").tail(3)
+    for outcome in OUTCOMES:
+        first, third = _auroc(table, 1, "logistic", outcome), _auroc(table, 3, "logistic", outcome)
+        assert first <= 0.90 and third > first, (outcome, first, third)
+    # informative: the confidence says something about the AI's capability from the first round on
+    assert _auroc(table, 1, "confidence", "technical") > 0.55
+
+
+def test_logistic_is_as_good_as_the_best_field(default_table: pd.DataFrame) -> None:
     # held out (half the chats) against in-sample fields: a small tolerance for the split's noise
-    for (k, outcome), rows in table.groupby(["decision", "outcome"]):
+    for (k, outcome), rows in default_table.groupby(["decision", "outcome"]):
         by = rows.set_index("predictor")["auroc"]
         best = by.drop("logistic").max()
         assert by["logistic"] >= best - 0.03, (k, outcome, by["logistic"], best)

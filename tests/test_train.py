@@ -245,20 +245,27 @@ def play(model: Path, env_id: str = SUPERVISOR_ID, seed: int = 0) -> float:
 
 def assert_acts_like_predict(model: Path, env_id: str) -> None:
     """LearnedPolicy.act (one forward pass) picks what model.predict(deterministic=True) picks."""
+    import torch
+
     from agents.learned import load_policy
 
     policy = load_policy(model)
     space = gym.make(env_id, **SMALL).observation_space
-    space.seed(0)
-    rng = np.random.default_rng(0)
     actions = set()
-    for _ in range(100):
-        obs, mask = space.sample(), np.array([1, rng.integers(2)], np.int8)
-        kw = {"action_masks": mask.astype(bool)} if policy.masked_model else {}
-        expected, _ = policy.model.predict(obs, deterministic=True, **kw)
-        action = policy.act(obs, {"action_mask": mask})
-        assert action == (int(expected) if mask[int(expected)] else 0)
-        actions.add(action)
+    for flipped in (False, True):
+        if flipped:  # a short training may prefer one action everywhere: reverse its preferences
+            net = getattr(policy.model.policy, "action_net", None) or policy.model.policy.q_net.q_net[-1]
+            with torch.no_grad():
+                net.weight.neg_(), net.bias.neg_()
+        space.seed(0)
+        rng = np.random.default_rng(0)
+        for _ in range(100):
+            obs, mask = space.sample(), np.array([1, rng.integers(2)], np.int8)
+            kw = {"action_masks": mask.astype(bool)} if policy.masked_model else {}
+            expected, _ = policy.model.predict(obs, deterministic=True, **kw)
+            action = policy.act(obs, {"action_mask": mask})
+            assert action == (int(expected) if mask[int(expected)] else 0)
+            actions.add(action)
     assert actions == {0, 1}  # the observations reach both actions: the comparison is not vacuous
 
 
@@ -278,7 +285,7 @@ def test_cli_end_to_end(config: str, algorithm: str | None, vec_env: str, tmp_pa
     algorithm = algorithm or cfg.algorithm
     assert train_run(tmp_path, config, 256, f"vec_env={vec_env}", algorithm=algorithm) == 0
     check_run(tmp_path, algorithm, cfg.env.id, 256)
-    # the saved models load and act (a shared supervisor acts in Supervisor-v1 unchanged)
+    # the saved models load and act (a shared supervisor acts in Supervisor-v2 unchanged)
     env_id = ROUTER_ID if cfg.env.id == ROUTER_ID else SUPERVISOR_ID
     for name in ("final_model.zip", "best_model.zip"):
         assert np.isfinite(play(tmp_path / name, env_id))

@@ -5,7 +5,7 @@ episode statistics), :mod:`train.multi_agent` (one shared supervisor policy on t
 team env), :mod:`train.callbacks` (TensorBoard statistics, evaluation, progress) and
 :mod:`train.cli` (the command). Importing this package registers
 :data:`SHARED_SUPERVISOR_ID` with Gymnasium, and with :mod:`agents.loading` as an env whose
-models decide takeovers (it observes and acts as ``Supervisor-v1``); torch and
+models decide takeovers (it observes and acts as ``Supervisor-v2``); torch and
 stable-baselines3 load only when a run starts.
 """
 
@@ -13,7 +13,7 @@ from gymnasium.envs.registration import register, registry
 
 from agents.loading import register_model_env
 
-SHARED_SUPERVISOR_ID = "hitl_train/SharedSupervisor-v1"
+SHARED_SUPERVISOR_ID = "hitl_train/SharedSupervisor-v2"
 
 if SHARED_SUPERVISOR_ID not in registry:
     register(id=SHARED_SUPERVISOR_ID, entry_point="train.multi_agent:SharedSupervisorEnv")

@@ -12,7 +12,7 @@ Schema (defaults in :class:`TrainConfig` and :class:`EnvConfig`)::
 
     algorithm: MaskablePPO          # PPO, MaskablePPO, DQN or A2C
     env:
-      id: hitl_env/Supervisor-v1    # or hitl_env/Router-v2, hitl_train/SharedSupervisor-v1
+      id: hitl_env/Supervisor-v2    # or hitl_env/Router-v3, hitl_train/SharedSupervisor-v2
       preset: taobao_2024           # simulator preset name or YAML path
       overrides: {}                 # simulator fields by dotted key, e.g. {ai.misread: 0.2}
       team_size: 10

@@ -82,7 +82,7 @@ def make_env(env_cfg: EnvConfig, in_subprocess: bool = False, parent_pid: int | 
     if in_subprocess:
         die_with_parent(parent_pid)
     import hitl_env  # noqa: F401  (registers the hitl_env envs)
-    import train  # noqa: F401  (registers hitl_train/SharedSupervisor-v1)
+    import train  # noqa: F401  (registers hitl_train/SharedSupervisor-v2)
 
     return EpisodeStats(gym.make(env_cfg.id, **env_cfg.kwargs()))
 

@@ -1,6 +1,6 @@
 """Multi-agent training: one supervisor policy shared by every ``supervisor_i`` of the team env.
 
-``hitl_train/SharedSupervisor-v1`` (:class:`SharedSupervisorEnv`) turns the PettingZoo team env
+``hitl_train/SharedSupervisor-v2`` (:class:`SharedSupervisorEnv`) turns the PettingZoo team env
 (:func:`hitl_env.multi_agent.parallel_env`) into a single-agent Gymnasium env that any
 stable-baselines3 algorithm trains on, with parameter sharing:
 
@@ -8,7 +8,7 @@ stable-baselines3 algorithm trains on, with parameter sharing:
   ``"confidence_threshold:threshold=0.4"``, or a router model saved by ``hitl-train``), inside
   the env.
 * Every decision of any ``supervisor_i`` is one step. The observation is that agent's own
-  observation (``Supervisor-v1``'s table; the agent's name is ``info["agent"]``, not part of the
+  observation (``Supervisor-v2``'s table; the agent's name is ``info["agent"]``, not part of the
   observation), so one network acts for every worker: the supervisors are homogeneous, and each
   worker's decisions are samples of the same policy (parameter sharing, as in MAPPO's shared
   actor).
@@ -22,9 +22,9 @@ stable-baselines3 algorithm trains on, with parameter sharing:
 Why this way: PettingZoo's event-driven team has one decision due at a time (never simultaneous
 moves), so a synchronous parallel-agent vector env (SuperSuit's ``pettingzoo_env_to_vec_env``)
 does not apply; the stream of decisions in simulated time is the natural single-agent view.
-With ``router="rule_based"`` the episodes equal ``Supervisor-v1``'s for the same seed and
+With ``router="rule_based"`` the episodes equal ``Supervisor-v2``'s for the same seed and
 actions; the env adds a pluggable (e.g. learned) router and the per-agent reward attribution
-of the team env, and a policy trained here acts in ``Supervisor-v1`` unchanged.
+of the team env, and a policy trained here acts in ``Supervisor-v2`` unchanged.
 """
 
 from __future__ import annotations
@@ -63,31 +63,36 @@ class SharedSupervisorEnv(gym.Env):
     to the learner. See the module docstring for the approach.
 
     ## Action Space
-    ``Discrete(2)`` as ``Supervisor-v1``: 0 lets the AI continue, 1 takes over; the mask
+    ``Discrete(2)`` as ``Supervisor-v2``: 0 lets the AI continue, 1 takes over; the mask
     (``info["action_mask"]``, :meth:`action_masks`) is ``[1, 0]`` where a takeover is impossible.
 
     ## Observation Space
-    The acting supervisor's observation: ``Supervisor-v1``'s ``Box`` (see its table).
+    The acting supervisor's observation: ``Supervisor-v2``'s ``Box`` (see its table).
 
     ## Rewards
     The sum over the supervisor agents of their rewards (weighted components of their AI-routed
     chats closed during the step); the summed vector is ``info["vector_reward"]``.
 
     ## Starting State
-    The team env reset with the seed (the team ``Supervisor-v1`` draws from the same seed), run
+    The team env reset with the seed (the team ``Supervisor-v2`` draws from the same seed), run
     through the router's decisions to the first supervisor decision; chats closed before it are
-    not scored (as in ``Supervisor-v1``).
+    not scored (as in ``Supervisor-v2``).
 
     ## Episode End
     When the team has closed every chat of the shift. A shift without any supervisor decision is
     a one-step episode with zero reward. No truncation.
 
     ## Arguments
-    ``gymnasium.make("hitl_train/SharedSupervisor-v1", router="rule_based", **team_kwargs)``:
+    ``gymnasium.make("hitl_train/SharedSupervisor-v2", router="rule_based", **team_kwargs)``:
     ``team_kwargs`` as for :func:`hitl_env.multi_agent.parallel_env` (preset, overrides,
     team_size, shift_hours, start_hour, reward_weights, rating).
 
     ## Version History
+    * v2: over ``hitl_team_v3``: the calibrated ``taobao_2024`` changed (DOMAIN.md's per-escalation-type
+      table and statistical power): a hand takeover costs a rating penalty (gatekeeper aversion)
+      and gets a worker's chosen effort; ratings are J-shaped; workers drift from day to day;
+      the AI's confidence signal is weak at first and sharpens over rounds (the observation's
+      ``confidence``). Returns and observations are not comparable with v1's.
     * v1: over ``hitl_team_v2``: the calibrated ``taobao_2024`` changed: a worker who takes
       over an AI chat within the AI's scope resolves it more often (``ai.handoff_resolve``
       0.1, the AI's transcript); returns are not comparable with v0's.

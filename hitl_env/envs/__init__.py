@@ -5,8 +5,8 @@ from gymnasium.envs.registration import register
 from hitl_env.envs.router import RouterEnv
 from hitl_env.envs.supervisor import SupervisorEnv
 
-SUPERVISOR_ID = "hitl_env/Supervisor-v1"
-ROUTER_ID = "hitl_env/Router-v2"
+SUPERVISOR_ID = "hitl_env/Supervisor-v2"
+ROUTER_ID = "hitl_env/Router-v3"
 
 register(id=SUPERVISOR_ID, entry_point="hitl_env.envs.supervisor:SupervisorEnv")
 register(id=ROUTER_ID, entry_point="hitl_env.envs.router:RouterEnv")

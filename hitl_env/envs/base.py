@@ -123,7 +123,7 @@ def build_episode(cfg: Config, rng: np.random.Generator, router: Any, supervisor
     ss = np.random.SeedSequence(int(rng.integers(2**63)))
     workers_ss, arrivals_ss, dynamics_ss = ss.spawn(3)
     workers = draw_workers(cfg, np.random.default_rng(workers_ss))
-    chats = draw_chats(cfg, workers.shift_start_h, np.random.default_rng(arrivals_ss))
+    chats = draw_chats(cfg, workers, np.random.default_rng(arrivals_ss))
     return TeamSim(cfg, workers, chats, np.random.default_rng(dynamics_ss), router, supervisor)
 
 

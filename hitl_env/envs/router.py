@@ -1,4 +1,4 @@
-"""``hitl_env/Router-v2``: the router's eligibility decision."""
+"""``hitl_env/Router-v3``: the router's eligibility decision."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ class RouterEnv(TeamEnv):
     At each step, the weighted sum of the reward components (:mod:`hitl_env.rewards`) of every
     chat of the team that closed since the previous step; the vector is in
     ``info["vector_reward"]``, its space in ``reward_space``; ``rating`` ``"dense"`` or
-    ``"sparse"`` as in ``Supervisor-v1``.
+    ``"sparse"`` as in ``Supervisor-v2``.
 
     ## Starting State
     A new team drawn from the env's seed at the shift start; ``reset`` runs to the first arrival.
@@ -52,11 +52,16 @@ class RouterEnv(TeamEnv):
     runs the shift out, so that step's reward includes every chat still open. No truncation.
 
     ## Arguments
-    ``gymnasium.make("hitl_env/Router-v2", preset="taobao_2024", overrides=None, team_size=10,
+    ``gymnasium.make("hitl_env/Router-v3", preset="taobao_2024", overrides=None, team_size=10,
     shift_hours=8.0, start_hour=9, reward_weights=None, rating="dense", render_mode=None)``, as
-    for ``Supervisor-v1``.
+    for ``Supervisor-v2``.
 
     ## Version History
+    * v3: the calibrated ``taobao_2024`` changed (DOMAIN.md's per-escalation-type
+      table and statistical power): a hand takeover costs a rating penalty (gatekeeper aversion)
+      and gets a worker's chosen effort; ratings are J-shaped; workers drift from day to day;
+      the AI's confidence signal is weak at first and sharpens over rounds (the observation's
+      ``confidence``). Returns and observations are not comparable with v2's.
     * v2: the calibrated ``taobao_2024`` changed: a worker who takes over an AI chat within the
       AI's scope resolves it more often (``ai.handoff_resolve`` 0.1, the AI's transcript); returns
       are not comparable with v1's.

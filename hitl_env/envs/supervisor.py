@@ -1,4 +1,4 @@
-"""``hitl_env/Supervisor-v1``: the supervisor's takeover decision."""
+"""``hitl_env/Supervisor-v2``: the supervisor's takeover decision."""
 
 from __future__ import annotations
 
@@ -62,7 +62,7 @@ class SupervisorEnv(TeamEnv):
     without AI) is a one-step episode with zero reward.
 
     ## Arguments
-    ``gymnasium.make("hitl_env/Supervisor-v1", preset="taobao_2024", overrides=None,
+    ``gymnasium.make("hitl_env/Supervisor-v2", preset="taobao_2024", overrides=None,
     team_size=10, shift_hours=8.0, start_hour=9, reward_weights=None, rating="dense",
     render_mode=None)``: ``preset`` a preset name or YAML path, ``overrides`` dotted keys (not
     the fields the episode sets itself, ``hitl_env.envs.base.EPISODE_KEYS``: a ``ValueError``);
@@ -70,6 +70,11 @@ class SupervisorEnv(TeamEnv):
     ``render_mode`` ``"ansi"`` or ``"rgb_array"``.
 
     ## Version History
+    * v2: the calibrated ``taobao_2024`` changed (DOMAIN.md's per-escalation-type
+      table and statistical power): a hand takeover costs a rating penalty (gatekeeper aversion)
+      and gets a worker's chosen effort; ratings are J-shaped; workers drift from day to day;
+      the AI's confidence signal is weak at first and sharpens over rounds (the observation's
+      ``confidence``). Returns and observations are not comparable with v1's.
     * v1: the calibrated ``taobao_2024`` changed: a worker who takes over an AI chat within the
       AI's scope resolves it more often (``ai.handoff_resolve`` 0.1, the AI's transcript); returns
       are not comparable with v0's.

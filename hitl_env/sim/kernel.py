@@ -34,6 +34,7 @@ HUMAN, AI, DONE, QUEUED = 0, 1, 2, 3
 SHIFT_ON, SHIFT_OFF, RENEGE, ROUND, END = 0, 1, 2, 3, 4
 NONE, TECHNICAL, EMOTIONAL, HUMAN_INIT = 0, 1, 2, 3
 FINISHED, ROUTE, TAKEOVER, REFILL = 0, 1, 2, 3
+DAY_S = 86_400.0
 
 
 def columns(name: str, fields: tuple[str, ...]) -> Any:
@@ -57,9 +58,11 @@ CI_FIELDS = ("category", "solvable", "misread", "ai_need", "tech_round", "rule_e
 XF_FIELDS = ("f", "progress", "need", "att", "reading", *FLOAT_RECORDS)
 XI_FIELDS = ("mode", "low_run", *INT_RECORDS)
 # one row per field, one column per worker (WF float, WI int) or per category (CAT)
-WF_FIELDS = ("speed", "skill", "empathy", "att_load")
+WF_FIELDS = ("speed", "skill", "empathy", "att_load", "monitoring")
 WI_FIELDS = ("treated", "held", "online", "ai_held")
 CAT_FIELDS = ("eligible", "attention", "handoff_work", "handoff_resolve")
+# one row per field, then (workers, days): what drifts from day to day
+WD_FIELDS = ("speed", "care")
 # the loop's scalars (S int, SF float)
 S_FIELDS = ("rr", "n_queued", "seq", "next_arrival", "heap_n", "q_head", "q_tail", "b_left", "fin_n", "pend_c")
 SF_FIELDS = ("pend_t", "next_customer")
@@ -74,7 +77,7 @@ PARAMS = (
     "proactive_base", "passive_progress", "lag_exponent", "nudge_s", "close_s", "customer_reply_s",
     "lag_per_min", "lag_expect_s", "progress_relief", "decay", "noise_sd", "hazard_base", "hazard_slope",
     "max_rounds", "emotion_on", "queue_per_min", "post_start", "rounds_model", "service_rate",
-    "max_concurrency", "monitoring_attention", "max_hand_chats", "ai_reply_s", "ai_progress",
+    "max_concurrency", "max_hand_chats", "ai_reply_s", "ai_progress",
     "misread_frustration", "loop_frustration", "frustrating_jump", "frustrating_reply", "confidence_gap",
     "confidence_noise", "resolution_quality", "ai_max_rounds", "escalated_attention", "handoff_read_s",
     "sentiment_noise", "emotional_threshold", "technical", "emotional", "emotional_rounds",
@@ -82,10 +85,16 @@ PARAMS = (
     "scope_exponent", "silent_share", "silent_timeout_s", "resolve_base", "resolve_effort",
     "resolution_relief", "rating_base", "rating_resolved", "rating_peak", "rating_end", "rating_noise",
     "style_penalty", "rate_base", "rate_frustration", "retrial_base", "retrial_unresolved",
-    "retrial_frustration", "margin",
+    "retrial_frustration", "margin", "gatekeeper_penalty", "rating_cut_1", "rating_cut_2", "rating_cut_3",
+    "rating_cut_4", "confidence_rounds", "takeover_boost", "takeover_read_s",
 )  # fmt: skip
 cf, ci, xf, xi = columns("CF", CF_FIELDS), columns("CI", CI_FIELDS), columns("XF", XF_FIELDS), columns("XI", XI_FIELDS)
-wf, wi, cat = columns("WF", WF_FIELDS), columns("WI", WI_FIELDS), columns("CAT", CAT_FIELDS)
+wf, wi, cat, wd = (
+    columns("WF", WF_FIELDS),
+    columns("WI", WI_FIELDS),
+    columns("CAT", CAT_FIELDS),
+    columns("WD", WD_FIELDS),
+)
 s, sf, p = columns("S", S_FIELDS), columns("SF", SF_FIELDS), columns("P", PARAMS)
 rv, av = columns("RoundViewAt", ROUND_VIEW), columns("ArrivalViewAt", ARRIVAL_VIEW)
 
@@ -99,6 +108,7 @@ class State(NamedTuple):
     XI: np.ndarray  # (chats, XI_FIELDS) int: state and records
     WF: np.ndarray  # (WF_FIELDS, workers) float
     WI: np.ndarray  # (WI_FIELDS, workers) int
+    WD: np.ndarray  # (WD_FIELDS, workers, days) float: the workers' day-to-day drift
     HT: np.ndarray  # (capacity,) the event heap's times
     HI: np.ndarray  # (capacity, 3) its (sequence number, event kind, chat or worker)
     Q: np.ndarray  # (chats,) the queue, FIFO
@@ -332,7 +342,7 @@ def _assign(st, c, w, t):
         XI[c, xi.routed_ai] = 1
         XI[c, xi.mode] = AI
         WI[wi.ai_held, w] += 1
-        _set_attention(st, c, w, P[p.monitoring_attention])
+        _set_attention(st, c, w, st.WF[wf.monitoring, w])
         push(st, t, ROUND, c)
     else:
         k = CI[c, ci.category]
@@ -387,7 +397,7 @@ def _human_round(st, c, t):
             XI[c, xi.switches] += k
             XF[c, xf.away_s] += away
         slow = e ** -P[p.lag_exponent] if e != 1.0 else 1.0  # disengaged workers reply later
-        lag = (P[p.reply_lag_s] * WF[wf.speed, w] * (1.0 + P[p.slowdown] * (held - 1)) * slow
+        lag = (P[p.reply_lag_s] * st.WD[wd.speed, w, _day(st, t)] * (1.0 + P[p.slowdown] * (held - 1)) * slow
                * math.exp(P[p.lag_sd] * zl + P[p.lag_mu]) + away)  # fmt: skip
         t_reply = t + lag
         if XI[c, xi.worker_rounds] == 0 and math.isnan(XF[c, xf.first_reply_t]):  # the first reply
@@ -419,6 +429,12 @@ def _human_round(st, c, t):
         push(st, t_reply + P[p.close_s], END, c)
     else:  # the customer answers the reply, or the nudge is their next message
         push(st, t_reply + P[p.customer_reply_s] * e2 if answered else t_reply, ROUND, c)
+
+
+@njit(cache=True, inline="always")
+def _day(st, t):
+    """The day of time ``t`` (the last day for times past it)."""
+    return min(int(t // DAY_S), st.WD.shape[2] - 1)
 
 
 @njit(cache=True, inline="always")
@@ -477,7 +493,9 @@ def _ai_round(st, c, t):
     elif u_ab < P[p.hazard_base] + P[p.hazard_slope] * max(0.0, XF[c, xf.f]):
         _leave(st, c, t_reply)
     else:
-        gap = P[p.confidence_gap] if solvable else -P[p.confidence_gap]
+        # the gap opens over the first confidence_rounds rounds: the AI learns whether it can help
+        gap = P[p.confidence_gap] * min(1.0, n / P[p.confidence_rounds])
+        gap = gap if solvable else -gap
         conf = min(1.0, max(0.0, 0.5 + gap + P[p.confidence_noise] * (u_conf - 0.5)))
         S[s.pend_c] = c
         SF[sf.pend_t] = t_reply
@@ -504,9 +522,13 @@ def _escalate(st, c, t, kind):
     late = max(0.0, n - P[p.lateness_grace_rounds])
     excess = max(0.0, f - P[p.frustration_grace])
     effort = max(P[p.effort_floor], math.exp(-P[p.frustration_slope] * excess - P[p.lateness_slope] * late))
+    read = P[p.handoff_read_s]
+    if kind == HUMAN_INIT:  # the worker chose to step in, and has been reading the chat
+        effort *= 1.0 + P[p.takeover_boost]
+        read = P[p.takeover_read_s]
     # disengaged: less done
-    work = CF[c, cf.work] * CAT[cat.handoff_work, CI[c, ci.category]] * effort ** P[p.scope_exponent]
-    _start_human(st, c, w, t + P[p.handoff_read_s], effort, work, P[p.escalated_attention])
+    work = CF[c, cf.work] * CAT[cat.handoff_work, CI[c, ci.category]] * min(1.0, effort) ** P[p.scope_exponent]
+    _start_human(st, c, w, t + read, effort, work, P[p.escalated_attention])
 
 
 # ----------------------------------------------------------------- endings
@@ -531,7 +553,15 @@ def _finish(st, c, t):
     sat = (P[p.rating_base] + P[p.rating_resolved] * XI[c, xi.resolved] - P[p.rating_peak] * peak
            - P[p.rating_end] * f_end)  # fmt: skip
     sat += P[p.rating_noise] * CF[c, cf.z_rating] - P[p.style_penalty] * (1.0 if ai_alone else 0.0)
-    satisfaction = XF[c, xf.satisfaction] = min(5.0, max(1.0, np.rint(sat)))
+    if XI[c, xi.human_rounds]:  # the worker's care that day
+        sat += st.WD[wd.care, XI[c, xi.worker], _day(st, t)]
+    esc = XI[c, xi.escalation]
+    if esc == HUMAN_INIT:  # a hand takeover: the switch shows the customer an AI that had to be overridden
+        sat -= P[p.gatekeeper_penalty]
+    # the 1-5 rating: how many cut points the satisfaction passes (ordered response)
+    satisfaction = XF[c, xf.satisfaction] = 1.0 + (
+        (sat > P[p.rating_cut_1]) + (sat > P[p.rating_cut_2]) + (sat > P[p.rating_cut_3]) + (sat > P[p.rating_cut_4])
+    )
     if not XI[c, xi.abandoned] and CF[c, cf.u_rate] < P[p.rate_base] + P[p.rate_frustration] * max(0.0, f_end):
         XI[c, xi.rated] = 1
         XF[c, xf.rating] = satisfaction

@@ -72,7 +72,7 @@ def team_hook(hook: Any, job: TeamJob) -> Any:
 def build_team(job: TeamJob) -> TeamSim:
     """The team's simulation, ready to :meth:`~TeamSim.run`."""
     arrivals_seed, dynamics_seed = job.seed.spawn(2)
-    chats = draw_chats(job.cfg, job.workers.shift_start_h, np.random.default_rng(arrivals_seed))
+    chats = draw_chats(job.cfg, job.workers, np.random.default_rng(arrivals_seed))
     router, supervisor = team_hook(job.router, job), team_hook(job.supervisor, job)
     return TeamSim(job.cfg, job.workers, chats, np.random.default_rng(dynamics_seed), router, supervisor)
 
@@ -170,7 +170,7 @@ def simulate(
         config: a :class:`~hitl_env.config.Config` (see :func:`hitl_env.load_config`).
         seed: the seed of every random draw; the same seed gives identical records.
         router: eligibility hook (default: the category rule of the config). Its True for a
-            category whose ``ai_allowed`` is false acts as False (Router-v2's action mask).
+            category whose ``ai_allowed`` is false acts as False (Router-v3's action mask).
         supervisor: takeover hook (default: the paper's workers, ``config.supervisor``). A hook
             with ``for_team`` is bound to each team (:func:`team_hook`).
         n_jobs: processes to spread teams over (None: all cores). Results do not depend on it.

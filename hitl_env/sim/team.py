@@ -43,7 +43,7 @@ def parameters(cfg: Config) -> np.ndarray:
         "max_rounds": sv.max_rounds, "emotion_on": em.enabled, "queue_per_min": em.queue_per_min,
         "post_start": cfg.experiment.days_pre * DAY_S, "rounds_model": sv.model == "rounds",
         "service_rate": sv.rate_per_hour / 3600.0, "max_concurrency": sv.max_concurrency,
-        "monitoring_attention": ai.monitoring_attention, "max_hand_chats": cfg.supervisor.max_hand_chats,
+        "max_hand_chats": cfg.supervisor.max_hand_chats,
         "ai_reply_s": ai.reply_s, "ai_progress": ai.progress, "misread_frustration": ai.misread_frustration,
         "loop_frustration": ai.loop_frustration, "frustrating_jump": ai.frustrating_jump,
         "frustrating_reply": ai.frustrating_reply, "confidence_gap": ai.confidence_gap,
@@ -63,6 +63,9 @@ def parameters(cfg: Config) -> np.ndarray:
         "retrial_unresolved": out.retrial_unresolved, "retrial_frustration": out.retrial_frustration,
         # rows one event may take: a worker coming online can take max_concurrency queued chats
         "margin": sv.max_concurrency + 2,
+        "gatekeeper_penalty": ai.gatekeeper_penalty, "confidence_rounds": ai.confidence_rounds,
+        "takeover_boost": ef.takeover_boost, "takeover_read_s": sv.takeover_read_s,
+        **{f"rating_cut_{k + 1}": cut for k, cut in enumerate(out.rating_cuts)},
     }  # fmt: skip
     if values.keys() != set(K.PARAMS):
         raise KeyError(f"parameters and kernel.PARAMS differ: {sorted(values.keys() ^ set(K.PARAMS))}")
@@ -94,7 +97,7 @@ class TeamSim:
         self.hooks = {"route": router, "takeover": supervisor}
         n, nw = len(chats), len(workers.speed)
         cats = list(cfg.categories.values())
-        self.ai_allowed = np.array([c.ai_allowed for c in cats])  # a router's mask, as in Router-v2
+        self.ai_allowed = np.array([c.ai_allowed for c in cats])  # a router's mask, as in Router-v3
         by_cat = {
             "eligible": [c.eligible for c in cats],
             "attention": [c.attention for c in cats],
@@ -119,14 +122,17 @@ class TeamSim:
         XI = np.zeros((n, len(K.XI_FIELDS)), np.int64)
         XI[:, K.xi.mode] = QUEUED
         XI[:, K.xi.takeover_round] = -1
-        rows = {"speed": workers.speed, "skill": workers.skill, "empathy": workers.empathy, "att_load": np.zeros(nw)}
+        rows = {"speed": workers.speed, "skill": workers.skill, "empathy": workers.empathy, "att_load": np.zeros(nw),
+                "monitoring": cfg.ai.monitoring_attention * workers.monitoring}  # fmt: skip
         WF = np.array([rows[k] for k in K.WF_FIELDS])
+        drift = {"speed": workers.speed[:, None] * workers.speed_drift, "care": workers.care_drift}
+        WD = np.array([drift[k] for k in K.WD_FIELDS])
         WI = np.zeros((len(K.WI_FIELDS), nw), np.int64)
         WI[K.wi.treated] = workers.treated
         on, off = shifts(cfg, workers.shift_start_h)
         cap = 2 * n + 2 * on.size + 16  # per chat: a stale reneging time and one live event
         self.state = K.State(
-            CF=CF, CI=CI, XF=XF, XI=XI, WF=WF, WI=WI, HT=np.zeros(cap), HI=np.zeros((cap, 3), np.int64),
+            CF=CF, CI=CI, XF=XF, XI=XI, WF=WF, WI=WI, WD=WD, HT=np.zeros(cap), HI=np.zeros((cap, 3), np.int64),
             Q=np.zeros(n, np.int64), B=np.zeros((0, 10)), FIN=np.zeros(n, np.int64),
             S=np.zeros(len(K.S_FIELDS), np.int64), SF=np.zeros(len(K.SF_FIELDS)), P=parameters(cfg), CAT=CAT,
             V=np.zeros(K.V_SIZE),
@@ -212,7 +218,7 @@ class TeamSim:
         self._resume(self._state, DECISIONS[kind].code, self._allowed(kind, c, action))
 
     def _allowed(self, kind: str, c: int, action: bool) -> bool:
-        """The action with the router's mask applied (Router-v2's ``ai_allowed`` mask)."""
+        """The action with the router's mask applied (Router-v3's ``ai_allowed`` mask)."""
         return bool(action) and (kind != "route" or bool(self.ai_allowed[self.C.category[c]]))
 
     def _refill(self) -> None:
