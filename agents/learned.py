@@ -68,9 +68,11 @@ def zip_info(path: str | Path) -> dict[str, Any]:
     try:
         data, _, _ = load_from_zip_file(path, device="cpu")
     except Exception as e:  # a file that is no zip, or a zip without SB3's entries
-        raise ValueError(f"{path} is not a stable-baselines3 model ({type(e).__name__}: {e})") from None
+        raise ValueError(
+            f"no run.json beside {path}, and it is not a stable-baselines3 model ({type(e).__name__}: {e})"
+        ) from None
     if not data or "policy_class" not in data:
-        raise ValueError(f"{path} is not a stable-baselines3 model (no saved policy class)")
+        raise ValueError(f"no run.json beside {path}, and it is not a stable-baselines3 model (no saved policy class)")
     policy = getattr(data["policy_class"], "__name__", str(data["policy_class"]))
     if "Maskable" in policy:
         algorithm = "MaskablePPO"
