@@ -5,8 +5,10 @@ A training run (``hitl-train``) saves models as ``<name>.zip`` with a ``run.json
 
     {"algorithm": "MaskablePPO", "env_id": "hitl_env/Supervisor-v2", "env_kwargs": {...}}
 
-:func:`load_policy` reads both (:mod:`agents.hooks` checks a model against the decision it is
-to make). stable-baselines3 is imported only here, only when needed.
+A model saved by a user's own ``model.save(path)`` has no ``run.json``: its algorithm is read
+off what the ``.zip`` itself saves (:func:`zip_info`). :func:`load_policy` loads either
+(:mod:`agents.loading` checks a model against the decision it is to make). stable-baselines3
+is imported only here, only when needed.
 """
 
 from __future__ import annotations
@@ -45,6 +47,10 @@ FINISHED = ("completed", "interrupted")
 """The ``run.json`` statuses whose models may be used: the run ended and listed its files."""
 
 
+class NoRunJson(ValueError):
+    """A model has no ``run.json`` (saved by other code than ``hitl-train``)."""
+
+
 def run_info(model_path: Path, check: bool = True) -> dict[str, Any]:
     """The ``run.json`` of a saved model (beside it, or one folder up for checkpoints).
 
@@ -54,8 +60,9 @@ def run_info(model_path: Path, check: bool = True) -> dict[str, Any]:
             (:func:`check_model`); ``--resume`` does not, since it continues killed runs.
 
     Raises:
-        ValueError: no ``run.json``, one that is not strict JSON or names no known algorithm
-            (the message names the file), or (``check``) a model the run did not finish.
+        NoRunJson: no ``run.json``.
+        ValueError: a ``run.json`` that is not strict JSON or names no known algorithm (the
+            message names the file), or (``check``) a model the run did not finish.
     """
     model_path = Path(model_path)
     for folder in (model_path.parent, model_path.parent.parent):
@@ -72,7 +79,7 @@ def run_info(model_path: Path, check: bool = True) -> dict[str, Any]:
             if check:
                 check_model(model_path, path, info)
             return info
-    raise ValueError(f"no run.json beside {model_path}: is it a model saved by hitl-train?")
+    raise NoRunJson(f"no run.json beside {model_path}: is it a model saved by hitl-train?")
 
 
 def check_model(model_path: Path, run_json: Path, info: dict[str, Any]) -> None:
@@ -104,6 +111,49 @@ def check_model(model_path: Path, run_json: Path, info: dict[str, Any]) -> None:
 
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not allowed in strict JSON")
+
+
+def zip_info(path: str | Path) -> dict[str, Any]:
+    """What a stable-baselines3 ``.zip`` says of itself: its algorithm and its spaces.
+
+    The algorithm is not saved as such; it is told by the policy class and the hyperparameters
+    only it has (PPO's ``clip_range``, DQN's ``target_update_interval``).
+
+    Returns:
+        ``{"algorithm": one of ALGORITHMS, "observation_space": ..., "action_space": ...}``
+
+    Raises:
+        ValueError: not a stable-baselines3 model, or one of an algorithm not in :data:`ALGORITHMS`.
+    """
+    from stable_baselines3.common.save_util import load_from_zip_file
+
+    try:
+        data, _, _ = load_from_zip_file(path, device="cpu")
+    except Exception as e:  # a file that is no zip, or a zip without SB3's entries
+        raise ValueError(
+            f"no run.json beside {path}, and it is not a stable-baselines3 model ({type(e).__name__}: {e})"
+        ) from None
+    if not data or "policy_class" not in data:
+        raise ValueError(f"no run.json beside {path}, and it is not a stable-baselines3 model (no saved policy class)")
+    policy = getattr(data["policy_class"], "__name__", str(data["policy_class"]))
+    if "Maskable" in policy:
+        algorithm = "MaskablePPO"
+    elif "target_update_interval" in data and "exploration_rate" in data:
+        algorithm = "DQN"
+    elif policy.endswith("ActorCriticPolicy") and "rollout_buffer_class" in data:
+        algorithm = "PPO" if "clip_range" in data else "A2C"
+    else:
+        raise ValueError(f"{path} is a model of policy {policy}; models of {', '.join(ALGORITHMS)} can be loaded")
+    return {"algorithm": algorithm, "observation_space": data.get("observation_space"),
+            "action_space": data.get("action_space")}  # fmt: skip
+
+
+def algorithm_of(path: Path) -> str:
+    """The algorithm of a saved model: its ``run.json``'s, else what its ``.zip`` tells."""
+    try:
+        return str(run_info(path).get("algorithm", ""))
+    except NoRunJson:
+        return zip_info(path)["algorithm"]
 
 
 class LearnedPolicy:
@@ -153,11 +203,10 @@ class LearnedPolicy:
 
 
 def load_policy(path: str | Path) -> LearnedPolicy:
-    """Load a model saved by ``hitl-train`` (a ``.zip`` with its ``run.json``)."""
+    """Load a saved stable-baselines3 model (by ``hitl-train``, with its ``run.json``, or any other)."""
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"no saved model at {str(path)!r}")
-    info = run_info(path)
-    algorithm = info.get("algorithm", "")
+    algorithm = algorithm_of(path)
     model = algorithm_class(algorithm).load(path, device="cpu")
     return LearnedPolicy(model, f"{algorithm}:{path.stem}", masked_model=algorithm == "MaskablePPO")

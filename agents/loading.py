@@ -8,9 +8,10 @@ kind of decision and checks it against the run's config:
 * a heuristic must be of that kind; one with a ``config`` parameter reads the run's config
   unless the spec gives one, and its categories must be the config's;
 * a saved model must come from an env whose models make that kind of decision
-  (:data:`MODEL_ENVS`), and expect the config's observations. Models load once per process
-  (per file version), with torch on one thread (one observation per call, so more threads only
-  cost).
+  (:data:`MODEL_ENVS`, read from its ``run.json``), and expect the config's observations. A
+  model without ``run.json`` (a user's own ``model.save(path)``) must have exactly that kind's
+  observation and action spaces (:func:`model_kind`). Models load once per process (per file
+  version), with torch on one thread (one observation per call, so more threads only cost).
 """
 
 from __future__ import annotations
@@ -87,7 +88,7 @@ def saved_model(kind: str, path: str | Path, cfg: Config, model_envs: Sequence[s
         ValueError: no such file, no or a bad ``run.json``, a model of another env, a file that is
             not a model, or observations of another shape (another preset's categories).
     """
-    from agents.learned import run_info
+    from agents.learned import NoRunJson, run_info
 
     path = Path(path)
     if not path.is_file():
@@ -96,12 +97,18 @@ def saved_model(kind: str, path: str | Path, cfg: Config, model_envs: Sequence[s
         info = run_info(path)
     except json.JSONDecodeError as e:
         raise ValueError(f"the run.json of {path} is not JSON ({_one_line(e)})") from None
-    except ValueError as e:  # no run.json: the message names the file
-        raise ValueError(_one_line(e)) from None
-    env_id = info.get("env_id") if isinstance(info, dict) else None
-    wanted = MODEL_ENVS[kind] if model_envs is None else model_envs
-    if env_id not in wanted:
-        raise ValueError(f"{path} is a model of {env_id or 'no env'}; a {kind} model is one of {' or '.join(wanted)}")
+    except NoRunJson:  # a model saved by other code, checked by its spaces
+        found = model_kind(path, cfg)
+        if found != kind:
+            raise ValueError(f"{path} is a {found} model (by its observation space), not a {kind} model") from None
+        info = {"algorithm": "its saved"}
+    else:
+        env_id = info.get("env_id") if isinstance(info, dict) else None
+        wanted = MODEL_ENVS[kind] if model_envs is None else model_envs
+        if env_id not in wanted:
+            raise ValueError(
+                f"{path} is a model of {env_id or 'no env'}; a {kind} model is one of {' or '.join(wanted)}"
+            )
     try:
         policy = _load(str(path.resolve()), path.stat().st_mtime_ns)
     except Exception as e:  # stable-baselines3 raises many kinds on a file that is not its model
@@ -110,6 +117,33 @@ def saved_model(kind: str, path: str | Path, cfg: Config, model_envs: Sequence[s
     if want != have:
         raise ValueError(f"{path} expects observations of shape {want}; this config's are {have}")
     return policy
+
+
+def model_kind(path: str | Path, cfg: Config) -> str:
+    """The kind of decision a saved model without ``run.json`` makes, told by its spaces.
+
+    A model makes ``kind`` decisions when its observation space is that kind's env's under
+    ``cfg`` (shape and bounds) and its action space is ``Discrete(2)``.
+
+    Raises:
+        ValueError: not a stable-baselines3 model, or spaces of neither kind (named in the message).
+    """
+    import gymnasium as gym
+
+    from agents.learned import zip_info
+
+    saved = zip_info(path)
+    obs, act = saved["observation_space"], saved["action_space"]
+    if act != gym.spaces.Discrete(2):
+        raise ValueError(f"{path} acts in {act}; the envs' actions are Discrete(2)")
+    for kind in KINDS:
+        if obs == _OBS[kind](cfg, 0.0, 1.0).space:
+            return kind
+    shapes = ", ".join(f"{k} {_OBS[k](cfg, 0.0, 1.0).space.shape}" for k in KINDS)
+    raise ValueError(
+        f"{path} observes {obs}, which is neither env's observation space under this config ({shapes}); "
+        "was it trained on another preset, or with wrapped observations?"
+    )
 
 
 @functools.lru_cache(maxsize=8)

@@ -34,9 +34,11 @@ Usage::
     hitl-eval --policies algorithm_only,paper_workers,sentiment_threshold:level=-0.6 --seeds 20 --out runs/ev
 
 A spec is a heuristic's name with parameters (``agents.parse_spec``) or a saved model's path
-(``agents.learned``); specs are separated by the commas outside brackets and quotes. The env
-is the one the policies name (``--env`` to choose); the baseline (default ``algorithm_only``,
-``rule_based`` for the router) is evaluated too. ``--set`` overrides simulator fields by dotted
+(``agents.learned``: a model of ``hitl-train``, or any stable-baselines3 model saved with
+``model.save``, whose env is told by its observation space); specs are separated by the
+commas outside brackets and quotes. The env is the one the policies name (``--env`` to
+choose); the baseline (default ``algorithm_only``, ``rule_based`` for the router) is evaluated
+too. ``--set`` overrides simulator fields by dotted
 key, ``--weight`` the reward weights (``hitl_env.rewards.DEFAULT_WEIGHTS`` otherwise), the
 other options are the env's arguments. Heuristics with a ``config`` parameter
 (``paper_workers``) read the run's config unless the spec gives one.
@@ -224,8 +226,9 @@ def _main(args: argparse.Namespace) -> int:
     if not args.sweep_weights and (args.train_config or args.train_set):
         raise EvalError("--train-config and --train-set belong to --sweep-weights, which is not given")
     specs = split_specs(args.policies) if args.policies is not None else []
-    kind = infer_env(specs + ([args.baseline] if args.baseline else []), args.env)
-    env = make_env(args, kind)
+    env = make_env(args, args.env or "supervisor")  # (its config tells models without run.json by their spaces)
+    kind = infer_env(specs + ([args.baseline] if args.baseline else []), args.env, env.unwrapped.cfg)
+    env = env if kind == (args.env or "supervisor") else make_env(args, kind)
     entries, baseline = entries_of(args, kind, env)
     if args.sweep_weights:
         pareto.parse_sweep(args.sweep_weights, args.train_config)  # a bad sweep fails before --out is touched

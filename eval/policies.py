@@ -1,7 +1,8 @@
 """The policies ``hitl-eval`` compares: spec lists, the env they belong to, and building them.
 
-A spec is a heuristic's name with parameters (``agents.parse_spec``) or a saved model's path;
-policies are built by the one loader, :func:`agents.loading.load`.
+A spec is a heuristic's name with parameters (``agents.parse_spec``) or a saved model's path
+(by ``hitl-train``, or any stable-baselines3 ``model.save``); policies are built by the one
+loader, :func:`agents.loading.load`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import train  # noqa: F401  (registers the shared-supervisor env, whose models decide takeovers)
-from agents.loading import MODEL_ENVS, is_model_spec, load
+from agents.loading import MODEL_ENVS, is_model_spec, load, model_kind
 
 
 class EvalError(ValueError):
@@ -75,16 +76,20 @@ class Entry:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def env_of_spec(spec: str) -> str | None:
-    """The env a spec belongs to (None: either, or unknown)."""
+def env_of_spec(spec: str, cfg: Any = None) -> str | None:
+    """The env a spec belongs to (None: either, or unknown).
+
+    A saved model's env is its ``run.json``'s; without one, the env whose observation space the
+    model has under ``cfg`` (:func:`agents.loading.model_kind`).
+    """
     import agents
     from agents.learned import run_info
 
     if is_model_spec(spec):
         try:
             env_id = run_info(Path(spec)).get("env_id", "")
-        except ValueError:
-            return None
+        except ValueError:  # no run.json
+            return _kind_by_spaces(spec, cfg)
         return next((k for k, ids in MODEL_ENVS.items() if env_id in ids), None)
     name = spec.strip().partition(":")[0].strip()  # a bad parameter list is build_policy's to report
     kinds = {k for k, names in (("supervisor", agents.SUPERVISOR_POLICIES), ("router", agents.ROUTER_POLICIES))
@@ -92,11 +97,24 @@ def env_of_spec(spec: str) -> str | None:
     return kinds.pop() if len(kinds) == 1 else None
 
 
-def infer_env(specs: list[str], given: str | None) -> str:
-    """``--env``, or the one env the policies name (supervisor when none does)."""
-    kinds = {k for k in map(env_of_spec, specs) if k is not None}
+def _kind_by_spaces(spec: str, cfg: Any) -> str | None:
+    if cfg is None or not Path(spec).is_file():
+        return None  # (a missing file is build_policy's to report)
+    try:
+        return model_kind(spec, cfg)
+    except (ValueError, ImportError, OSError) as e:
+        raise EvalError(f"policy {spec!r}: {e}") from e
+
+
+def infer_env(specs: list[str], given: str | None, cfg: Any = None) -> str:
+    """``--env``, or the one env the policies name (supervisor when none does).
+
+    ``cfg`` (the run's config) tells the env of saved models without ``run.json`` by their spaces.
+    """
+    found = {s: env_of_spec(s, cfg) for s in specs}
+    kinds = {k for k in found.values() if k is not None}
     if given is not None:
-        wrong = [s for s in specs if env_of_spec(s) not in (None, given)]
+        wrong = [s for s in specs if found[s] not in (None, given)]
         if wrong:
             raise EvalError(f"policies {', '.join(wrong)} are not for the {given} env")
         return given

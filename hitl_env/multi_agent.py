@@ -127,7 +127,7 @@ class _Shift:
 
     def render(self, mode: str) -> str | np.ndarray:
         now = self.end_s if self.decision is None else float(self.decision[1].time_s)
-        return render(self.sim, now, mode)
+        return render(self.sim, now, mode, self.decision)
 
 
 class _TeamAgents:

@@ -138,7 +138,7 @@ def test_render_modes(env_id: str) -> None:
     text = gym.make(env_id, render_mode="ansi", **SMALL)
     text.reset(seed=0)
     frame = text.render()
-    assert frame.startswith("time ") and frame.count("worker") == SMALL["team_size"]
+    assert frame.startswith("time ") and frame.count("\nworker ") == SMALL["team_size"]
     image = gym.make(env_id, render_mode="rgb_array", **SMALL)
     image.reset(seed=0)
     img = image.render()

@@ -321,6 +321,6 @@ def test_render(mode: str) -> None:
         e.step(0)
     out = e.render()
     if mode == "ansi":
-        assert "queue" in out and out.count("worker") == 3
+        assert "queue" in out and out.count("\nworker ") == 3
     else:
         assert out.dtype == np.uint8 and out.ndim == 3 and out.shape[2] == 3

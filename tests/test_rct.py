@@ -263,11 +263,11 @@ def test_bad_arguments_exit_2_with_one_line(tmp_path: Path, capsys, args: list[s
     assert not (tmp_path / "out").exists()
 
 
-def test_a_file_not_saved_by_hitl_train_is_refused(tmp_path: Path, capsys) -> None:
-    model = tmp_path / "policy.zip"
+def test_a_file_that_is_no_model_is_refused(tmp_path: Path, capsys) -> None:
+    model = tmp_path / "policy.zip"  # no run.json either: read as a plain stable-baselines3 save
     model.write_bytes(b"")
     assert main(["--supervisor", str(model), "--out", str(tmp_path / "out")]) == 2
-    assert "is it a model saved by hitl-train?" in capsys.readouterr().err
+    assert "is not a stable-baselines3 model" in capsys.readouterr().err
 
 
 def test_algorithm_only_has_no_human_initiated_escalations(tmp_path: Path) -> None:

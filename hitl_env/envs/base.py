@@ -213,4 +213,4 @@ class TeamEnv(gym.Env):
             return None
         from hitl_env.envs.render import render
 
-        return render(self.sim, self._now(), self.render_mode)
+        return render(self.sim, self._now(), self.render_mode, self.decision)
