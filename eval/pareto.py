@@ -56,14 +56,24 @@ def _supervisor_sweep(cfg: Any) -> list[Entry]:
                   extra={"family": n, "param": p, "value": v}) for n, p, v in points]  # fmt: skip
 
 
+def solvable_scores(cfg: Any) -> dict[str, float]:
+    """Each AI-allowed category's ``ai_solvable``: an oracle's prior, the best per-category score."""
+    return {name: c.ai_solvable for name, c in cfg.categories.items() if c.ai_allowed}
+
+
+def score_cuts(scores: Any) -> list[float]:
+    """Thresholds between consecutive distinct scores, and beyond both ends (every score to none)."""
+    levels = sorted(set(float(v) for v in scores))
+    cuts = [levels[0] - 0.05, *((a + b) / 2 for a, b in itertools.pairwise(levels)), levels[-1] + 0.05]
+    return [round(c, 4) for c in cuts]
+
+
 def _router_sweep(cfg: Any) -> list[Entry]:
     import agents
 
-    scores = {name: c.ai_solvable for name, c in cfg.categories.items() if c.ai_allowed}
-    levels = sorted(set(scores.values()))
-    cuts = [levels[0] - 0.05, *((a + b) / 2 for a, b in itertools.pairwise(levels)), levels[-1] + 0.05]
+    scores = solvable_scores(cfg)
     out = []
-    for t in (round(c, 4) for c in cuts):
+    for t in score_cuts(scores.values()):
         spec = f"confidence_threshold:threshold={t},scores={scores!r}"
         out.append(Entry(f"confidence_threshold:threshold={t}", spec,
                          policy=agents.make("confidence_threshold", threshold=t, scores=scores, config=cfg),
