@@ -25,13 +25,15 @@ is left out of that episode's averages.
 Usage::
 
     hitl-eval [--preset P] [--policies SPEC[,SPEC...]] [--env supervisor|router] [--baseline SPEC]
-              [--seeds N] [--seed S] [--bootstrap B] [--set KEY=VALUE ...] [--weight COMPONENT=W ...]
+              [--seeds N] [--seed S] [--tune [--tune-seeds N] [--tune-seed S]]
+              [--bootstrap B] [--set KEY=VALUE ...] [--weight COMPONENT=W ...]
               [--rating dense|sparse] [--team-size T] [--shift-hours H] [--start-hour H]
               [--pareto-y satisfaction|rating] [--no-curves] [--no-plot]
               [--sweep-weights COMPONENT=V1,V2,... --train-config CONFIG [--train-set KEY=VALUE ...]]
               --out DIR
 
     hitl-eval --policies algorithm_only,paper_workers,sentiment_threshold:level=-0.6 --seeds 20 --out runs/ev
+    hitl-eval --tune --policies algorithm_only,rounds_threshold,sentiment_threshold,oracle --out runs/tuned
 
 A spec is a heuristic's name with parameters (``agents.parse_spec``) or a saved model's path
 (``agents.learned``: a model of ``hitl-train``, or any stable-baselines3 model saved with
@@ -53,6 +55,22 @@ files. With ``--seeds 1`` there is no interval: every CI is empty (NaN in the CS
 in ``summary.json``), and the command says so. A saved model is used only if the ``run.json``
 of its run says the run finished and lists the model with its hash. Exit codes: 0 done, 2 a
 config, policy, training or output error, 130 Ctrl-C.
+
+``oracle`` (:mod:`agents.oracle`) is an upper bound, not a baseline: it reads the latent state
+of the chat being decided from the env's simulator, which this command hands it; its ``kind``
+in ``summary.json`` is ``upper_bound``.
+
+``--tune`` (:mod:`eval.tuning`) first grid-tunes each heuristic with a grid
+(``sentiment_threshold``, ``rounds_threshold``, ``paper_workers``, ``confidence_threshold``,
+``oracle``; parameters a spec gives stay as given) on the tuning seeds (``--tune-seed``, default
+0, and ``--tune-seeds``, default 20) on the env's reward, ``--weight`` items included, and
+evaluates every policy, the tuned ones at their chosen parameters (labelled ``SPEC (tuned)``),
+on evaluation seeds that default to 1000-1099 (``--seed``, ``--seeds``; seeds that overlap the
+tuning seeds are refused). It writes ``DIR/tuning.csv`` (every grid point's mean return on the
+tuning seeds, with its CI, and the chosen ones) and ``summary.json``'s ``tuning``: the seeds,
+each policy's grid and chosen parameters, the best heuristic (chosen on the tuning seeds, upper
+bounds and saved models never candidates) and every policy's paired difference from it on the
+evaluation seeds, with its 95% CI and its share of the best heuristic's |return|.
 
 This module parses the command line and writes the reports; the work is done by
 :mod:`eval.policies` (specs and building the policies), :mod:`eval.episodes` (the paired

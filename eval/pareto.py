@@ -126,16 +126,17 @@ def plot_pareto(summary: pd.DataFrame, entries: list[Entry], curves: pd.DataFram
     for e in entries:
         px, xlo, xhi = (s.loc[(e.label, X), k] for k in ("mean", "ci_lo", "ci_hi"))
         py, ylo, yhi = (s.loc[(e.label, y), k] for k in ("mean", "ci_lo", "ci_hi"))
-        learned = e.kind == "learned"
+        learned, bound = e.kind == "learned", e.kind == "upper_bound"
+        label = e.label if len(e.label) <= 45 else e.label[:42] + "..."
         ax.errorbar(
             px,
             py,
             xerr=[[px - xlo], [xhi - px]],
             yerr=[[py - ylo], [yhi - py]],
-            fmt="*" if learned else "o",
+            fmt="*" if learned else "D" if bound else "o",
             ms=12 if learned else 7,
             capsize=2,
-            label=e.label if len(e.label) <= 45 else e.label[:42] + "...",
+            label=f"{label} [upper bound: latent state]" if bound else label,
         )
         for key, value in e.extra.get("sweep", {}).items():
             fronts.setdefault(key, []).append((value, px, py))
