@@ -1,4 +1,4 @@
-"""The heuristic agents: the registry, each heuristic behaving as named, masks, and beating random."""
+"""The heuristic agents: the registry, each heuristic behaving as named, masks, and the rankings they give."""
 
 from __future__ import annotations
 
@@ -159,6 +159,74 @@ def test_supervisor_heuristics_on_hand_built_observations() -> None:
                 assert policy.act(obs, {"action_mask": SHUT}) == 0
 
 
+DECOYS = (-1000.0, -1.0, 0.0, 1.0, 1000.0)  # every other field at these values: the decision must not move
+
+
+def named_obs(fill: float, **values: float) -> np.ndarray:
+    """A supervisor observation with named values and every other field (clipped to its bounds) at ``fill``."""
+    low, high = (np.array([f[i] for f in SUPERVISOR_FIELDS], np.float32) for i in (1, 2))
+    obs = observation(SUPERVISOR_FIELDS, 0, **values)
+    named = [field_index(SUPERVISOR_FIELDS, n) for n in values]
+    rest = np.setdiff1d(np.arange(len(SUPERVISOR_FIELDS)), named)
+    obs[rest] = np.clip(fill, low[rest], high[rest])
+    return obs
+
+
+@pytest.mark.parametrize("level", [-1.5, -0.3, 0.0, 0.7])
+def test_sentiment_threshold_takes_over_exactly_below_its_level(level: float) -> None:
+    policy = agents.make("sentiment_threshold", level=level)
+    for reading in (level - 3.0, level - 0.01, level, level + 0.01, level + 3.0):
+        for fill in DECOYS:
+            obs = named_obs(fill, reading=reading)
+            expected = int(obs[READING] < np.float32(level))
+            assert policy.act(obs, {"action_mask": OPEN}) == expected, (level, reading, fill)
+            assert policy.act(obs, {"action_mask": SHUT}) == 0
+
+
+@pytest.mark.parametrize("k", [1, 2, 5])
+def test_rounds_threshold_takes_over_from_round_k(k: int) -> None:
+    policy = agents.make("rounds_threshold", k=k)
+    for rounds in range(1, 9):
+        for fill in DECOYS:
+            obs = named_obs(fill, ai_rounds=rounds)
+            assert policy.act(obs, {"action_mask": OPEN}) == int(rounds >= k), (k, rounds, fill)
+            assert policy.act(obs, {"action_mask": SHUT}) == 0
+
+
+def test_always_takeover_whenever_allowed_and_algorithm_only_never() -> None:
+    always, never = agents.make("always_takeover"), agents.make("algorithm_only")
+    for fill in DECOYS:
+        obs = named_obs(fill)
+        assert (always.act(obs, {"action_mask": OPEN}), always.act(obs, {"action_mask": SHUT})) == (1, 0)
+        assert (never.act(obs, {"action_mask": OPEN}), never.act(obs, {"action_mask": SHUT})) == (0, 0)
+
+
+def test_paper_workers_take_over_with_their_formulas_probability() -> None:
+    """``base + sentiment_slope * max(0, -reading - sentiment_level)``, drawn once per decision."""
+    policy = agents.make("paper_workers", base=0.1, sentiment_slope=0.2, sentiment_level=0.5, seed=0)
+    for reading, chance in ((1.0, 0.1), (-0.5, 0.1), (-1.0, 0.2), (-2.5, 0.5), (-5.0, 1.0)):
+        assert policy.takeover_chance(reading) == pytest.approx(chance)  # type: ignore[attr-defined]
+        n = 4000
+        share = np.mean([policy.act(named_obs(-1.0, reading=reading), {"action_mask": OPEN}) for _ in range(n)])
+        assert abs(share - chance) <= 4 * np.sqrt(chance * (1 - chance) / n) + 1e-12, (reading, share)  # 4 sd
+
+
+@pytest.mark.parametrize("p", [0.0, 0.1, 0.7, 1.0])
+def test_random_takes_over_at_its_rate(p: float) -> None:
+    policy, n = agents.make("random", p=p, seed=3), 4000
+    share = np.mean([policy.act(named_obs(0.0), {"action_mask": OPEN}) for _ in range(n)])
+    assert abs(share - p) <= 4 * np.sqrt(p * (1 - p) / n), share  # 4 sd; exact at 0 and 1
+
+
+def test_confidence_threshold_routes_by_its_scores_strictly_above_the_threshold() -> None:
+    scores = {name: 0.1 * i for i, name in enumerate(CATEGORIES)}
+    for threshold in (-1.0, 0.25, 0.3, 0.55, 2.0):
+        policy = agents.make("confidence_threshold", threshold=threshold, scores=scores)
+        for category in CATEGORIES:
+            expected = int(scores[category] > threshold and CFG.categories[category].ai_allowed)
+            assert policy.act(router_obs(category), router_info(category)) == expected, (threshold, category)
+
+
 def test_paper_workers_follow_the_core_rule_in_distribution() -> None:
     cfg = hitl_env.load_config("taobao_2024", {"supervisor.base": 0.05, "supervisor.sentiment_slope": 0.2})
     policy = agents.make("paper_workers", config=cfg, seed=1)
@@ -268,20 +336,13 @@ def test_routers_on_the_real_env_respect_masks_and_names() -> None:
             assert acts.sum() == 0
 
 
-# ------------------------------------------------------------------------------ must hold: heuristics beat random
+# ------------------------------------------------------------------------------ rankings on the real envs
 # Each policy runs the same seeded episodes (common random numbers: episode i of every policy
 # uses env seed i, and the policy is reset with seed i), on the envs' default arguments (team of
-# 10, one 8-hour shift, default reward weights, dense rating). A heuristic passes when the 95%
-# t-interval of its paired return difference with `random` (p=0.5) lies above the margin.
-# Margins are about half the mean differences measured on these seeds (see the reasons below).
-#
-# No weighting lets both `always_takeover` and `algorithm_only` beat `random` in this model.
-# Per shift (20 seeds), against random: always_takeover rating +7.7, duration +5.6 min, worker
-# time -26.1 min, retrial +0.5, abandonment +0.6; algorithm_only -22.2, -27.9 min, +59.7 min,
-# -0.7, -2.2. Only worker time favours algorithm_only, so it needs w_worker_time > 0.372 +
-# 0.467 w_duration + ... (rating weight 1) while always_takeover needs w_worker_time < 0.295 +
-# 0.215 w_duration + ...: random (a takeover at round 1 or 2 on most chats) is close to a mixture
-# of the two. The default weights keep the operation's rating first; the xfails below say so.
+# 10, one 8-hour shift, dense rating). Whether a heuristic beats ``random`` is a property of the
+# reward weights, not of the heuristic (issue 17 dropped it as a criterion): the tests above check
+# that each heuristic does what its name says, and the README ranks them, tuned, on the default
+# objective (``hitl-eval --tune``).
 
 SUPERVISOR_SEEDS, SUPERVISOR_MARGIN = range(80), 4.0
 ROUTER_SEEDS, ROUTER_MARGIN = range(10), 50.0
@@ -299,36 +360,9 @@ def paired_ci(diff: np.ndarray) -> tuple[float, float]:
     return float(diff.mean() - half), float(diff.mean() + half)
 
 
-def loses_to_random(figures: str) -> pytest.MarkDecorator:
-    return pytest.mark.xfail(
-        strict=True,
-        raises=AssertionError,
-        reason=f"does not beat random by the margin on Supervisor-v2's default reward: {figures}",
-    )
-
-
-@pytest.mark.parametrize(
-    "name",
-    [
-        # measured on these 80 seeds, paired differences with random (95% CI); a hand takeover now
-        # costs its rating penalty, so taking over everything beats random by less than the margin
-        pytest.param("algorithm_only", marks=loses_to_random("diff -10.2, CI [-12.7, -7.7]")),
-        pytest.param("paper_workers", marks=loses_to_random("diff -9.4, CI [-11.9, -6.9]")),
-        pytest.param("sentiment_threshold", marks=loses_to_random("diff -3.0, CI [-5.6, -0.4]")),
-        pytest.param("rounds_threshold", marks=loses_to_random("diff -3.7, CI [-6.0, -1.4]")),
-        pytest.param("always_takeover", marks=loses_to_random("diff +4.4, CI [2.2, 6.5]")),
-    ],
-)
-def test_supervisor_heuristic_beats_random(name: str) -> None:
-    env_id = SUPERVISOR_ID
-    diff = returns(env_id, name, SUPERVISOR_SEEDS) - returns(env_id, "random", SUPERVISOR_SEEDS)
-    low, high = paired_ci(diff)
-    assert low > SUPERVISOR_MARGIN, f"{name} - random: mean {diff.mean():.2f}, 95% CI [{low:.2f}, {high:.2f}]"
-
-
 @pytest.mark.parametrize("name", ["algorithm_only", "paper_workers", "sentiment_threshold", "rounds_threshold"])
 def test_valuing_worker_time_turns_the_supervisor_ranking_around(name: str) -> None:
-    """The other side of the xfails above: the trade-off, not the heuristics, decides who beats random.
+    """The trade-off, not the heuristics, decides who beats random.
 
     With worker time weighted 1.0 a minute (20 times the default) the four heuristics that lose on
     the default reward beat ``random`` by the margin, and each beats ``always_takeover``, which

@@ -280,6 +280,7 @@ def test_stochastic_policy_same_seed_same_results(tmp_path: Path) -> None:
                                     "paper_workers, sentiment_threshold"),
         ("router", "always_takeover", "'always_takeover' is a supervisor policy; router policies: rule_based"),
         ("supervisor", "clairvoyant", "unknown supervisor policy 'clairvoyant'"),
+        ("supervisor", "oracle", "'oracle' reads the latent state of a Gymnasium env's simulator (an upper bound"),
         ("supervisor", "sentiment_threshold:lvl=1", "takes no parameter 'lvl'; parameters: level"),
         ("router", "random:p=2", "p must be a probability"),
         ("router", "models/missing.zip", "no saved model at 'models/missing.zip'"),
