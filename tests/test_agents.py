@@ -349,8 +349,9 @@ ROUTER_SEEDS, ROUTER_MARGIN = range(10), 50.0
 
 
 @functools.cache
-def returns(env_id: str, name: str, seeds: range, worker_time: float | None = None) -> np.ndarray:
-    env = gym.make(env_id, **({} if worker_time is None else {"reward_weights": {"worker_time": worker_time}}))
+def returns(env_id: str, name: str, seeds: range, rating: float | None = None) -> np.ndarray:
+    """Episode returns of a policy on the default objective, or with a rating point worth ``rating``."""
+    env = gym.make(env_id, **({} if rating is None else {"reward_weights": {"rating": rating}}))
     policy = agents.make(name)
     return np.array([agents.episode_return(env, policy, s) for s in seeds])
 
@@ -361,31 +362,36 @@ def paired_ci(diff: np.ndarray) -> tuple[float, float]:
 
 
 @pytest.mark.parametrize("name", ["algorithm_only", "paper_workers", "sentiment_threshold", "rounds_threshold"])
-def test_valuing_worker_time_turns_the_supervisor_ranking_around(name: str) -> None:
-    """The trade-off, not the heuristics, decides who beats random.
+def test_the_value_of_a_rating_point_turns_the_supervisor_ranking_around(name: str) -> None:
+    """The trade-off, not the heuristics, decides the ranking.
 
-    With worker time weighted 1.0 a minute (20 times the default) the four heuristics that lose on
-    the default reward beat ``random`` by the margin, and each beats ``always_takeover``, which
-    beats all four on the default reward. Measured on these 80 seeds, paired differences with
-    random: algorithm_only +32.1 (95% CI 26.9 to 37.3), paper_workers +23.1 (17.8 to 28.3),
-    sentiment_threshold +10.3 (5.3 to 15.4), rounds_threshold +11.1 (5.9 to 16.3),
-    always_takeover -4.7 (-10.2 to 0.8).
+    On the default objective (hitl_env.rewards: a rating point worth 1 worker-minute) every
+    heuristic beats ``always_takeover``: the labour the AI saves is worth more than the ratings a
+    takeover buys. With a rating point worth 20 worker-minutes ``always_takeover`` beats them all.
+    Measured on these 80 seeds, heuristic - always_takeover: default algorithm_only +16.5 (95% CI
+    9.1 to 23.9), paper_workers +10.4 (3.1 to 17.6), sentiment_threshold +10.6 (4.6 to 16.7),
+    rounds_threshold +8.4 (1.0 to 15.8); rating at 20: -203.2 (-253.9 to -152.5), -195.3, -108.6,
+    -101.3 (the highest upper bound -52.5).
     """
-    env_id, wt = SUPERVISOR_ID, 1.0
-    ours = returns(env_id, name, SUPERVISOR_SEEDS, wt)
-    low, high = paired_ci(ours - returns(env_id, "random", SUPERVISOR_SEEDS, wt))
-    assert low > SUPERVISOR_MARGIN, f"{name} - random at worker_time {wt}: 95% CI [{low:.2f}, {high:.2f}]"
-    low, high = paired_ci(returns(env_id, "always_takeover", SUPERVISOR_SEEDS, wt) - ours)
-    assert high < 0.0, f"always_takeover - {name} at worker_time {wt}: 95% CI [{low:.2f}, {high:.2f}]"
-    default = returns(env_id, "always_takeover", SUPERVISOR_SEEDS) - returns(env_id, name, SUPERVISOR_SEEDS)
-    low, high = paired_ci(default)
-    assert low > 0.0, f"always_takeover - {name} on the default reward: 95% CI [{low:.2f}, {high:.2f}]"
+    env_id = SUPERVISOR_ID
+    low, high = paired_ci(
+        returns(env_id, name, SUPERVISOR_SEEDS) - returns(env_id, "always_takeover", SUPERVISOR_SEEDS)
+    )
+    assert low > 0.0, f"{name} - always_takeover on the default objective: 95% CI [{low:.2f}, {high:.2f}]"
+    rating = 20.0
+    ours = returns(env_id, name, SUPERVISOR_SEEDS, rating)
+    low, high = paired_ci(ours - returns(env_id, "always_takeover", SUPERVISOR_SEEDS, rating))
+    assert high < 0.0, f"{name} - always_takeover, a rating point at {rating} minutes: 95% CI [{low:.2f}, {high:.2f}]"
 
 
-@pytest.mark.parametrize("name", ["rule_based", "all_human", "confidence_threshold"])
+@pytest.mark.parametrize("name", ["rule_based", "confidence_threshold"])
 def test_router_heuristic_beats_random(name: str) -> None:
-    # measured: rule_based and confidence_threshold (its default) -267.4, all_human -296.0, random
-    # -400.3; diffs 132.9, CI [106.2, 159.5] and 104.3, CI [88.1, 120.5]
+    """Routing by the rule beats routing at random on the default objective.
+
+    Measured on 60 seeds: rule_based (and confidence_threshold, whose default is the rule) -
+    random +329.5 (95% CI 291.5 to 367.6). ``all_human`` is not tested: it saves no labour, and
+    on the cost model it is level with random (-3.3, 95% CI -42.7 to 36.1).
+    """
     env_id = ROUTER_ID
     diff = returns(env_id, name, ROUTER_SEEDS) - returns(env_id, "random", ROUTER_SEEDS)
     low, high = paired_ci(diff)
@@ -400,7 +406,8 @@ def test_no_router_beats_the_rule_by_keeping_unsolvable_chats_from_the_ai() -> N
     within the AI's scope still leaves the worker less work (``ai.handoff_work``) and a better
     chance to resolve it (``ai.handoff_resolve``), so the team's queue is shorter for everyone.
     Every other category is beyond the AI (``ai_solvable`` 0), so sending more chats to it cannot
-    help either. Measured on these 60 paired seeds: difference -20.8, 95% CI [-31.5, -10.0].
+    help either. Measured on these 60 paired seeds on the default objective: difference -123.2,
+    95% CI [-156.3, -90.1].
     """
     env = gym.make(ROUTER_ID)
     base = env.unwrapped
@@ -417,15 +424,17 @@ def test_no_router_beats_the_rule_by_keeping_unsolvable_chats_from_the_ai() -> N
     assert high < 0.0, f"the solvability oracle - rule_based: 95% CI [{low:.2f}, {high:.2f}]"
 
 
-# measured on these 60 paired seeds, flipped - rule_based (95% CI): logistics_tracking -21.6 (-33.5 to
-# -9.7), refund_status -11.1 (-21.0 to -1.2), invoice_request -5.8 (-15.6 to 4.0)
+# measured on these 60 paired seeds on the default objective, flipped - rule_based (95% CI):
+# logistics_tracking -158.2 (-191.7 to -124.8), refund_status -104.9 (-137.9 to -71.8), invoice_request
+# -77.9 (-110.6 to -45.2), product_inquiry -116.3 (-143.2 to -89.5), order_modification -73.3 (-98.9 to
+# -47.7), delivery_problem -54.9 (-81.1 to -28.7), refund_dispute -44.7 (-72.6 to -16.8)
 CATEGORY_FLIPS = (
-    "logistics_tracking", "refund_status",
-    pytest.param("invoice_request", marks=pytest.mark.xfail(
+    "logistics_tracking", "refund_status", "invoice_request", "product_inquiry", "order_modification",
+    "delivery_problem", "refund_dispute",
+    pytest.param("payment_issue", marks=pytest.mark.xfail(
         strict=True, raises=AssertionError,
-        reason="since Supervisor-v2's calibration (noisier J-shaped ratings, a costlier hand takeover) routing "
-               "invoice requests to humans loses by less than the noise: -5.8, 95% CI [-15.6, 4.0] on 60 seeds")),
-    "product_inquiry", "order_modification", "delivery_problem", "refund_dispute", "payment_issue",
+        reason="sending payment issues to the AI loses by less than the noise on the cost-model objective: "
+               "-19.9, 95% CI [-48.1, 8.3] on 60 seeds")),
 )  # fmt: skip
 
 
