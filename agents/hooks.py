@@ -26,6 +26,8 @@ What the envs define per episode (one team, one shift) is defined here per team 
   ``paper_workers``) gives the same records for the same seed, whatever the number of processes.
 * **Saved models** load once per process (:mod:`agents.loading`); the recipe pickles as its
   spec, so no model crosses processes.
+* **Upper bounds** (``oracle``) are refused: they read the latent state of a Gymnasium env's
+  simulator, and a core hook is given only its view of the decision.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ import numpy as np
 
 from agents.base import Policy
 from agents.loading import KINDS, MODEL_ENVS, is_model_spec, load
+from agents.oracle import needs_env
 from agents.registry import parse_spec
 from hitl_env.config import Config
 from hitl_env.envs.observations import RouterObs, SupervisorObs
@@ -62,7 +65,8 @@ class PolicyHook:
         seed: the run's seed, from which every team's policy is reseeded.
 
     Raises:
-        ValueError: the spec is not a ``kind`` policy (checked here, once, by building it).
+        ValueError: the spec is not a ``kind`` policy (checked here, once, by building it), or it
+            is an upper bound that reads the simulator's latent state (``oracle``).
     """
 
     def __init__(self, kind: str, spec: str, cfg: Config, seed: int = 0) -> None:
@@ -73,7 +77,11 @@ class PolicyHook:
         self.model_envs = tuple(MODEL_ENVS[kind])  # as registered here, for processes that never import train
         given = None if self.is_model else parse_spec(spec)[1].get("seed")
         self.seed = seed if given is None else given
-        self.policy(0)
+        if needs_env(self.policy(0)):
+            raise ValueError(
+                f"{spec!r} reads the latent state of a Gymnasium env's simulator (an upper bound, not an "
+                "observable policy): evaluate it with hitl-eval; a core hook sees only the decision's view"
+            )
 
     def policy(self, team: int) -> Policy:
         """Team ``team``'s policy: a new heuristic, or this process's model, reset with its seed."""

@@ -7,6 +7,8 @@ kind of decision and checks it against the run's config:
 
 * a heuristic must be of that kind; one with a ``config`` parameter reads the run's config
   unless the spec gives one, and its categories must be the config's;
+* an upper bound (``oracle``, :data:`agents.registry.REFERENCE_POLICIES`) comes unbound: it reads
+  the simulator's latent state, and the caller binds it to its env (``hitl-eval`` does);
 * a saved model must come from an env whose models make that kind of decision
   (:data:`MODEL_ENVS`, read from its ``run.json``), and expect the config's observations. A
   model without ``run.json`` (a user's own ``model.save(path)``) must have exactly that kind's
@@ -22,14 +24,23 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from agents.base import Policy
-from agents.registry import ROUTER_POLICIES, SUPERVISOR_POLICIES, check_config, make, params_of, parse_spec
+from agents.registry import (
+    REFERENCE_POLICIES,
+    ROUTER_POLICIES,
+    SUPERVISOR_POLICIES,
+    check_config,
+    make,
+    params_of,
+    parse_spec,
+)
 from hitl_env.config import Config
 from hitl_env.envs import ROUTER_ID, SUPERVISOR_ID
 from hitl_env.envs.observations import RouterObs, SupervisorObs
 from hitl_env.sim.decisions import BY_AGENT
 
 KINDS = tuple(BY_AGENT)  # the decisions' agents: "router", "supervisor"
-POLICIES = {"supervisor": SUPERVISOR_POLICIES, "router": ROUTER_POLICIES}
+POLICIES = {"supervisor": (*SUPERVISOR_POLICIES, *REFERENCE_POLICIES), "router": ROUTER_POLICIES}
+"""The heuristics of each kind, the upper bounds (which need their env: :mod:`agents.oracle`) included."""
 MODEL_ENVS: dict[str, list[str]] = {"supervisor": [SUPERVISOR_ID], "router": [ROUTER_ID]}
 """The envs whose saved models make each kind of decision (:func:`register_model_env` adds more)."""
 _OBS = {"supervisor": SupervisorObs, "router": RouterObs}

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from agents.base import Policy, RandomPolicy
+from agents.oracle import Oracle
 from agents.router import AllHuman, ConfidenceThreshold, RuleBased
 from agents.supervisor import AlgorithmOnly, AlwaysTakeover, PaperWorkers, RoundsThreshold, SentimentThreshold
 
@@ -26,12 +27,16 @@ _ROUTERS: dict[str, Callable[..., Policy]] = {
     "confidence_threshold": ConfidenceThreshold,
     "random": RandomPolicy,
 }
-_REGISTRY = {**_SUPERVISORS, **_ROUTERS}
+_REFERENCES: dict[str, Callable[..., Policy]] = {"oracle": Oracle}
+_REGISTRY = {**_SUPERVISORS, **_ROUTERS, **_REFERENCES}
 
 SUPERVISOR_POLICIES: tuple[str, ...] = tuple(_SUPERVISORS)
-"""Names of the policies for ``hitl_env/Supervisor-v2``."""
+"""Names of the observable policies for ``hitl_env/Supervisor-v2`` (they see only ``obs`` and ``info``)."""
 ROUTER_POLICIES: tuple[str, ...] = tuple(_ROUTERS)
 """Names of the policies for ``hitl_env/Router-v3`` (``random`` serves both envs)."""
+REFERENCE_POLICIES: tuple[str, ...] = tuple(_REFERENCES)
+"""Upper bounds for ``hitl_env/Supervisor-v2``, not baselines: they read the simulator's latent state,
+so they act only once bound to their env (:mod:`agents.oracle`)."""
 
 
 def params_of(name: str) -> tuple[str, ...]:
@@ -101,6 +106,6 @@ def _lookup(name: str) -> Callable[..., Policy]:
     if name not in _REGISTRY:
         raise ValueError(
             f"unknown policy {name!r}; supervisor policies: {', '.join(SUPERVISOR_POLICIES)}; "
-            f"router policies: {', '.join(ROUTER_POLICIES)}"
+            f"router policies: {', '.join(ROUTER_POLICIES)}; upper bounds: {', '.join(REFERENCE_POLICIES)}"
         )
     return _REGISTRY[name]

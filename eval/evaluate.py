@@ -25,13 +25,15 @@ is left out of that episode's averages.
 Usage::
 
     hitl-eval [--preset P] [--policies SPEC[,SPEC...]] [--env supervisor|router] [--baseline SPEC]
-              [--seeds N] [--seed S] [--bootstrap B] [--set KEY=VALUE ...] [--weight COMPONENT=W ...]
+              [--seeds N] [--seed S] [--tune [--tune-seeds N] [--tune-seed S]]
+              [--bootstrap B] [--set KEY=VALUE ...] [--weight COMPONENT=W ...]
               [--rating dense|sparse] [--team-size T] [--shift-hours H] [--start-hour H]
               [--pareto-y satisfaction|rating] [--no-curves] [--no-plot]
               [--sweep-weights COMPONENT=V1,V2,... --train-config CONFIG [--train-set KEY=VALUE ...]]
               --out DIR
 
     hitl-eval --policies algorithm_only,paper_workers,sentiment_threshold:level=-0.6 --seeds 20 --out runs/ev
+    hitl-eval --tune --policies algorithm_only,rounds_threshold,sentiment_threshold,oracle --out runs/tuned
 
 A spec is a heuristic's name with parameters (``agents.parse_spec``) or a saved model's path
 (``agents.learned``: a model of ``hitl-train``, or any stable-baselines3 model saved with
@@ -54,6 +56,22 @@ in ``summary.json``), and the command says so. A saved model is used only if the
 of its run says the run finished and lists the model with its hash. Exit codes: 0 done, 2 a
 config, policy, training or output error, 130 Ctrl-C.
 
+``oracle`` (:mod:`agents.oracle`) is an upper bound, not a baseline: it reads the latent state
+of the chat being decided from the env's simulator, which this command hands it; its ``kind``
+in ``summary.json`` is ``upper_bound``.
+
+``--tune`` (:mod:`eval.tuning`) first grid-tunes each heuristic with a grid
+(``sentiment_threshold``, ``rounds_threshold``, ``paper_workers``, ``confidence_threshold``,
+``oracle``; parameters a spec gives stay as given) on the tuning seeds (``--tune-seed``, default
+0, and ``--tune-seeds``, default 20) on the env's reward, ``--weight`` items included, and
+evaluates every policy, the tuned ones at their chosen parameters (labelled ``SPEC (tuned)``),
+on evaluation seeds that default to 1000-1099 (``--seed``, ``--seeds``; seeds that overlap the
+tuning seeds are refused). It writes ``DIR/tuning.csv`` (every grid point's mean return on the
+tuning seeds, with its CI, and the chosen ones) and ``summary.json``'s ``tuning``: the seeds,
+each policy's grid and chosen parameters, the best heuristic (chosen on the tuning seeds, upper
+bounds and saved models never candidates) and every policy's paired difference from it on the
+evaluation seeds, with its 95% CI and its share of the best heuristic's |return|.
+
 This module parses the command line and writes the reports; the work is done by
 :mod:`eval.policies` (specs and building the policies), :mod:`eval.episodes` (the paired
 episodes and their KPIs), :mod:`eval.stats` (bootstrap CIs and paired differences) and
@@ -70,10 +88,9 @@ from typing import Any
 
 import pandas as pd
 
-from agents.loading import is_model_spec
-from eval import pareto
+from eval import pareto, tuning
 from eval.episodes import run_all
-from eval.policies import Entry, EvalError, build_policy, infer_env, split_specs
+from eval.policies import Entry, EvalError, build_policy, entry_kind, infer_env, split_specs
 from eval.stats import summarize
 from hitl_env.envs import ROUTER_ID, SUPERVISOR_ID
 from hitl_env.io import OutputError, atomic_path, command_line, prepare_out, write_manifest
@@ -114,8 +131,16 @@ def build_parser() -> argparse.ArgumentParser:
                         "(.zip), comma-separated (default: the env's baseline)")  # fmt: skip
     p.add_argument("--env", choices=tuple(ENV_IDS), help="supervisor or router (default: inferred from the policies)")
     p.add_argument("--baseline", help="policy spec of the paired differences (default: algorithm_only or rule_based)")
-    p.add_argument("--seeds", type=int, default=20, help="episodes per policy (default 20)")
-    p.add_argument("--seed", type=int, default=0, help="first seed; episodes use seed..seed+N-1 (default 0)")
+    p.add_argument("--seeds", type=int, default=None,
+                   help=f"episodes per policy (default 20; {tuning.EVAL_SEEDS} with --tune)")  # fmt: skip
+    p.add_argument("--seed", type=int, default=None,
+                   help=f"first seed: seed..seed+N-1 (default 0; {tuning.EVAL_SEED} with --tune)")  # fmt: skip
+    p.add_argument("--tune", action="store_true",
+                   help="first grid-tune each threshold heuristic and oracle on the tuning seeds")  # fmt: skip
+    p.add_argument("--tune-seeds", type=int, default=None, metavar="N",
+                   help=f"tuning episodes per grid point (default {tuning.TUNE_SEEDS})")  # fmt: skip
+    p.add_argument("--tune-seed", type=int, default=None, metavar="S",
+                   help=f"first tuning seed (default {tuning.TUNE_SEED}); not one of the evaluation seeds")  # fmt: skip
     p.add_argument("--bootstrap", type=int, default=2000, metavar="B",
                    help=f"bootstrap resamples (default 2000, at least {MIN_BOOTSTRAP})")  # fmt: skip
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -197,9 +222,49 @@ def entries_of(args: argparse.Namespace, kind: str, env: Any) -> tuple[list[Entr
     if baseline not in specs:
         specs.insert(0, baseline)
     cfg = env.unwrapped.cfg
-    return [
-        Entry(s, s, "learned" if is_model_spec(s) else "heuristic", build_policy(kind, s, cfg)) for s in specs
-    ], baseline
+    return [Entry(s, s, entry_kind(s), build_policy(kind, s, cfg, env)) for s in specs], baseline
+
+
+def resolve_seeds(args: argparse.Namespace) -> tuple[list[int], list[int]]:
+    """The evaluation seeds and (with ``--tune``) the tuning seeds, checked; fills in the defaults."""
+    if not args.tune and (args.tune_seeds is not None or args.tune_seed is not None):
+        raise EvalError("--tune-seeds and --tune-seed belong to --tune, which is not given")
+    default_n, default_s = (tuning.EVAL_SEEDS, tuning.EVAL_SEED) if args.tune else (20, 0)
+    args.seeds = default_n if args.seeds is None else args.seeds
+    args.seed = default_s if args.seed is None else args.seed
+    for flag, n, s in (("", args.seeds, args.seed), ("tune-", args.tune_seeds, args.tune_seed)):
+        if n is not None and n < 1:
+            raise EvalError(f"--{flag}seeds must be at least 1")
+        if s is not None and s < 0:
+            raise EvalError(f"--{flag}seed must be a non-negative integer, got {s}")
+    seeds = list(range(args.seed, args.seed + args.seeds))
+    if not args.tune:
+        return seeds, []
+    n, s = args.tune_seeds or tuning.TUNE_SEEDS, tuning.TUNE_SEED if args.tune_seed is None else args.tune_seed
+    tune_seeds = list(range(s, s + n))
+    tuning.check_seeds(tune_seeds, seeds)
+    return seeds, tune_seeds
+
+
+def tune_entries(args: argparse.Namespace, kind: str, env: Any, entries: list[Entry], baseline: str,
+                 tune_seeds: list[int]) -> tuple[list[Entry], str, dict[str, tuning.Tuned], Any]:  # fmt: skip
+    """``--tune``: each heuristic at the parameters chosen on the tuning seeds; the new baseline label."""
+    from tqdm.auto import tqdm
+
+    cfg = env.unwrapped.cfg
+    with tqdm(unit="episode", desc="tuning", disable=args.quiet) as bar:
+        tuned, table = tuning.tune(env, kind, [e.spec for e in entries], cfg, tune_seeds, args.bootstrap,
+                                   args.rating, bar)  # fmt: skip
+    out = []
+    for e in entries:
+        t = tuned.get(e.spec)
+        if t is None or not t.grid:
+            out.append(e)
+            continue
+        extra = {**e.extra, "tuned": {"given": t.given, "params": t.params, "tune_return": t.tune_return}}
+        out.append(Entry(t.label, t.spec, e.kind, build_policy(kind, t.spec, cfg, env), extra))
+        baseline = t.label if e.label == baseline else baseline
+    return out, baseline, tuned, table
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -217,12 +282,9 @@ def main(argv: list[str] | None = None) -> int:
 def _main(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
-    if args.seeds < 1:
-        raise EvalError("--seeds must be at least 1")
+    seeds, tune_seeds = resolve_seeds(args)
     if args.bootstrap < MIN_BOOTSTRAP:
         raise EvalError(f"--bootstrap must be at least {MIN_BOOTSTRAP}: a 95% percentile interval needs the resamples")
-    if args.seed < 0:
-        raise EvalError(f"--seed must be a non-negative integer, got {args.seed}")
     if not args.sweep_weights and (args.train_config or args.train_set):
         raise EvalError("--train-config and --train-set belong to --sweep-weights, which is not given")
     specs = split_specs(args.policies) if args.policies is not None else []
@@ -234,13 +296,17 @@ def _main(args: argparse.Namespace) -> int:
         pareto.parse_sweep(args.sweep_weights, args.train_config)  # a bad sweep fails before --out is touched
     prepare_out(args.out, PROG, args.overwrite)
     t0 = time.perf_counter()
+    files: dict[str, int | None] = {}
+    tuned: dict[str, tuning.Tuned] = {}
+    if args.tune:
+        entries, baseline, tuned, tune_table = tune_entries(args, kind, env, entries, baseline, tune_seeds)
+        files["tuning.csv"] = _write_csv(tune_table, args.out / "tuning.csv")
     if args.sweep_weights:
         sweep = pareto.parse_sweep(args.sweep_weights, args.train_config)
-        build = functools.partial(build_policy, kind, cfg=env.unwrapped.cfg)
+        build = functools.partial(build_policy, kind, cfg=env.unwrapped.cfg, env=env)
         entries += pareto.train_weight_sweep(*sweep, train_env_sets(args), args.train_set, args.seed,
                                              args.out / "sweep", build, kind, quiet=args.quiet)  # fmt: skip
     curves = [] if args.no_plot or args.no_curves else pareto.curve_entries(kind, env.unwrapped.cfg)
-    seeds = list(range(args.seed, args.seed + args.seeds))
     t1 = time.perf_counter()
     bar = tqdm(total=(len(entries) + len(curves)) * len(seeds), unit="episode", disable=args.quiet)
     episodes = run_all(env, entries, seeds, kind, args.rating, bar)
@@ -253,8 +319,8 @@ def _main(args: argparse.Namespace) -> int:
     if len(seeds) < 2:  # a bootstrap of one value has no spread: no interval rather than a zero-width one
         summary[["ci_lo", "ci_hi", "diff_lo", "diff_hi"]] = float("nan")
         print(f"{PROG}: note: one seed gives no confidence interval; use --seeds 2 or more", file=sys.stderr)
-    files = {"episodes.csv": _write_csv(episodes, args.out / "episodes.csv"),
-             "summary.csv": _write_csv(summary, args.out / "summary.csv")}  # fmt: skip
+    files["episodes.csv"] = _write_csv(episodes, args.out / "episodes.csv")
+    files["summary.csv"] = _write_csv(summary, args.out / "summary.csv")
     if not args.no_plot:
         curve_table = pareto.curve_table(curve_eps, curves, args.bootstrap, args.seed, args.pareto_y)
         if not curve_table.empty:
@@ -267,9 +333,17 @@ def _main(args: argparse.Namespace) -> int:
             print(f"{PROG}: note: no episode has a {args.pareto_y} (no rated chat), so pareto.png is empty; "
                   "try more seeds, longer shifts or --pareto-y satisfaction", file=sys.stderr)  # fmt: skip
     report = run_report(args, kind, seeds, baseline, entries, summary, timing)
+    if args.tune:
+        best = tuning.best_heuristic(tuned, entries)
+        vs_best = summarize(episodes, best, args.bootstrap, args.seed) if best is not None else None
+        if vs_best is not None and len(seeds) < 2:
+            vs_best[["diff_lo", "diff_hi"]] = float("nan")
+        report["tuning"] = tuning.report(tuned, tune_seeds, best, vs_best)
     write_manifest(args.out, "summary.json", {**report, "command": args.command}, files)
     if not args.quiet:
         print(format_table(summary, baseline))
+        if args.tune:
+            print(tuning.format_report(report["tuning"], entries))
     print(f"{len(entries)} policies x {len(seeds)} seeds in {timing['runtime_s']:.1f} s "
           f"({timing['steps_per_s']:,.0f} steps/s) -> {args.out}")  # fmt: skip
     return 0

@@ -56,14 +56,24 @@ def _supervisor_sweep(cfg: Any) -> list[Entry]:
                   extra={"family": n, "param": p, "value": v}) for n, p, v in points]  # fmt: skip
 
 
+def solvable_scores(cfg: Any) -> dict[str, float]:
+    """Each AI-allowed category's ``ai_solvable``: an oracle's prior, the best per-category score."""
+    return {name: c.ai_solvable for name, c in cfg.categories.items() if c.ai_allowed}
+
+
+def score_cuts(scores: Any) -> list[float]:
+    """Thresholds between consecutive distinct scores, and beyond both ends (every score to none)."""
+    levels = sorted(set(float(v) for v in scores))
+    cuts = [levels[0] - 0.05, *((a + b) / 2 for a, b in itertools.pairwise(levels)), levels[-1] + 0.05]
+    return [round(c, 4) for c in cuts]
+
+
 def _router_sweep(cfg: Any) -> list[Entry]:
     import agents
 
-    scores = {name: c.ai_solvable for name, c in cfg.categories.items() if c.ai_allowed}
-    levels = sorted(set(scores.values()))
-    cuts = [levels[0] - 0.05, *((a + b) / 2 for a, b in itertools.pairwise(levels)), levels[-1] + 0.05]
+    scores = solvable_scores(cfg)
     out = []
-    for t in (round(c, 4) for c in cuts):
+    for t in score_cuts(scores.values()):
         spec = f"confidence_threshold:threshold={t},scores={scores!r}"
         out.append(Entry(f"confidence_threshold:threshold={t}", spec,
                          policy=agents.make("confidence_threshold", threshold=t, scores=scores, config=cfg),
@@ -116,16 +126,17 @@ def plot_pareto(summary: pd.DataFrame, entries: list[Entry], curves: pd.DataFram
     for e in entries:
         px, xlo, xhi = (s.loc[(e.label, X), k] for k in ("mean", "ci_lo", "ci_hi"))
         py, ylo, yhi = (s.loc[(e.label, y), k] for k in ("mean", "ci_lo", "ci_hi"))
-        learned = e.kind == "learned"
+        learned, bound = e.kind == "learned", e.kind == "upper_bound"
+        label = e.label if len(e.label) <= 45 else e.label[:42] + "..."
         ax.errorbar(
             px,
             py,
             xerr=[[px - xlo], [xhi - px]],
             yerr=[[py - ylo], [yhi - py]],
-            fmt="*" if learned else "o",
+            fmt="*" if learned else "D" if bound else "o",
             ms=12 if learned else 7,
             capsize=2,
-            label=e.label if len(e.label) <= 45 else e.label[:42] + "...",
+            label=f"{label} [upper bound: latent state]" if bound else label,
         )
         for key, value in e.extra.get("sweep", {}).items():
             fronts.setdefault(key, []).append((value, px, py))

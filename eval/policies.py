@@ -71,9 +71,18 @@ class Entry:
 
     label: str
     spec: str
-    kind: str = "heuristic"  # or "learned"
+    kind: str = "heuristic"  # or "learned", or "upper_bound" (entry_kind)
     policy: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+def entry_kind(spec: str) -> str:
+    """``learned`` (a saved model), ``upper_bound`` (reads latent state: ``oracle``) or ``heuristic``."""
+    from agents.registry import REFERENCE_POLICIES
+
+    if is_model_spec(spec):
+        return "learned"
+    return "upper_bound" if spec.partition(":")[0].strip() in REFERENCE_POLICIES else "heuristic"
 
 
 def env_of_spec(spec: str, cfg: Any = None) -> str | None:
@@ -92,8 +101,8 @@ def env_of_spec(spec: str, cfg: Any = None) -> str | None:
             return _kind_by_spaces(spec, cfg)
         return next((k for k, ids in MODEL_ENVS.items() if env_id in ids), None)
     name = spec.strip().partition(":")[0].strip()  # a bad parameter list is build_policy's to report
-    kinds = {k for k, names in (("supervisor", agents.SUPERVISOR_POLICIES), ("router", agents.ROUTER_POLICIES))
-             if name in names}  # fmt: skip
+    supervisors = (*agents.SUPERVISOR_POLICIES, *agents.REFERENCE_POLICIES)
+    kinds = {k for k, names in (("supervisor", supervisors), ("router", agents.ROUTER_POLICIES)) if name in names}
     return kinds.pop() if len(kinds) == 1 else None
 
 
@@ -123,9 +132,20 @@ def infer_env(specs: list[str], given: str | None, cfg: Any = None) -> str:
     return kinds.pop() if kinds else "supervisor"
 
 
-def build_policy(kind: str, spec: str, cfg: Any) -> Any:
-    """The ``kind`` policy of a spec (:func:`agents.loading.load`)."""
+def build_policy(kind: str, spec: str, cfg: Any, env: Any = None) -> Any:
+    """The ``kind`` policy of a spec (:func:`agents.loading.load`).
+
+    An upper bound that reads the simulator's latent state (``oracle``) is bound to ``env``, the
+    env it will be evaluated on; the observable policies never see it.
+    """
+    from agents.oracle import needs_env
+
     try:
-        return load(kind, spec, cfg)
+        policy = load(kind, spec, cfg)
+        if needs_env(policy):
+            if env is None:
+                raise ValueError("it reads the simulator's latent state and needs the env it is evaluated on")
+            policy.bind(env)
+        return policy
     except (ValueError, TypeError, KeyError, ImportError, OSError) as e:
         raise EvalError(f"policy {spec!r}: {e}") from e

@@ -103,8 +103,9 @@ def resolve_policy(kind: str, name: str, cfg: Config, seed: int = 0) -> object:
 def policy_names(kind: str) -> list[str]:
     """The policies ``--supervisor`` or ``--router`` takes by name: the core's, then the agents'."""
     from agents.loading import POLICIES as AGENTS
+    from agents.registry import REFERENCE_POLICIES  # (upper bounds need an env's simulator: not hooks)
 
-    return [*POLICIES[kind], *(n for n in AGENTS[kind] if n not in POLICIES[kind])]
+    return [*POLICIES[kind], *(n for n in AGENTS[kind] if n not in POLICIES[kind] and n not in REFERENCE_POLICIES)]
 
 
 class _Parser(argparse.ArgumentParser):

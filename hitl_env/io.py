@@ -38,7 +38,7 @@ OUTPUTS: dict[str, tuple[str, ...]] = {
     "hitl-sim": ("summary.json", "records.parquet"),
     "hitl-rct": ("results.json", "summary.json", "records.parquet", "counterfactual.parquet", "estimates.png",
                  "seed_*"),
-    "hitl-eval": ("summary.json", "episodes.csv", "summary.csv", "curves.csv", "pareto.png", "sweep"),
+    "hitl-eval": ("summary.json", "episodes.csv", "summary.csv", "curves.csv", "tuning.csv", "pareto.png", "sweep"),
     "hitl-train": ("run.json", "config.yaml", "final_model.zip", "best_model.zip", "interrupted_model.zip",
                    "eval", "checkpoints", "tb"),
     "hitl-bench": ("bench.json",),

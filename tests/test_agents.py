@@ -1,4 +1,4 @@
-"""The heuristic agents: the registry, each heuristic behaving as named, masks, and beating random."""
+"""The heuristic agents: the registry, each heuristic behaving as named, masks, and the rankings they give."""
 
 from __future__ import annotations
 
@@ -159,6 +159,74 @@ def test_supervisor_heuristics_on_hand_built_observations() -> None:
                 assert policy.act(obs, {"action_mask": SHUT}) == 0
 
 
+DECOYS = (-1000.0, -1.0, 0.0, 1.0, 1000.0)  # every other field at these values: the decision must not move
+
+
+def named_obs(fill: float, **values: float) -> np.ndarray:
+    """A supervisor observation with named values and every other field (clipped to its bounds) at ``fill``."""
+    low, high = (np.array([f[i] for f in SUPERVISOR_FIELDS], np.float32) for i in (1, 2))
+    obs = observation(SUPERVISOR_FIELDS, 0, **values)
+    named = [field_index(SUPERVISOR_FIELDS, n) for n in values]
+    rest = np.setdiff1d(np.arange(len(SUPERVISOR_FIELDS)), named)
+    obs[rest] = np.clip(fill, low[rest], high[rest])
+    return obs
+
+
+@pytest.mark.parametrize("level", [-1.5, -0.3, 0.0, 0.7])
+def test_sentiment_threshold_takes_over_exactly_below_its_level(level: float) -> None:
+    policy = agents.make("sentiment_threshold", level=level)
+    for reading in (level - 3.0, level - 0.01, level, level + 0.01, level + 3.0):
+        for fill in DECOYS:
+            obs = named_obs(fill, reading=reading)
+            expected = int(obs[READING] < np.float32(level))
+            assert policy.act(obs, {"action_mask": OPEN}) == expected, (level, reading, fill)
+            assert policy.act(obs, {"action_mask": SHUT}) == 0
+
+
+@pytest.mark.parametrize("k", [1, 2, 5])
+def test_rounds_threshold_takes_over_from_round_k(k: int) -> None:
+    policy = agents.make("rounds_threshold", k=k)
+    for rounds in range(1, 9):
+        for fill in DECOYS:
+            obs = named_obs(fill, ai_rounds=rounds)
+            assert policy.act(obs, {"action_mask": OPEN}) == int(rounds >= k), (k, rounds, fill)
+            assert policy.act(obs, {"action_mask": SHUT}) == 0
+
+
+def test_always_takeover_whenever_allowed_and_algorithm_only_never() -> None:
+    always, never = agents.make("always_takeover"), agents.make("algorithm_only")
+    for fill in DECOYS:
+        obs = named_obs(fill)
+        assert (always.act(obs, {"action_mask": OPEN}), always.act(obs, {"action_mask": SHUT})) == (1, 0)
+        assert (never.act(obs, {"action_mask": OPEN}), never.act(obs, {"action_mask": SHUT})) == (0, 0)
+
+
+def test_paper_workers_take_over_with_their_formulas_probability() -> None:
+    """``base + sentiment_slope * max(0, -reading - sentiment_level)``, drawn once per decision."""
+    policy = agents.make("paper_workers", base=0.1, sentiment_slope=0.2, sentiment_level=0.5, seed=0)
+    for reading, chance in ((1.0, 0.1), (-0.5, 0.1), (-1.0, 0.2), (-2.5, 0.5), (-5.0, 1.0)):
+        assert policy.takeover_chance(reading) == pytest.approx(chance)  # type: ignore[attr-defined]
+        n = 4000
+        share = np.mean([policy.act(named_obs(-1.0, reading=reading), {"action_mask": OPEN}) for _ in range(n)])
+        assert abs(share - chance) <= 4 * np.sqrt(chance * (1 - chance) / n) + 1e-12, (reading, share)  # 4 sd
+
+
+@pytest.mark.parametrize("p", [0.0, 0.1, 0.7, 1.0])
+def test_random_takes_over_at_its_rate(p: float) -> None:
+    policy, n = agents.make("random", p=p, seed=3), 4000
+    share = np.mean([policy.act(named_obs(0.0), {"action_mask": OPEN}) for _ in range(n)])
+    assert abs(share - p) <= 4 * np.sqrt(p * (1 - p) / n), share  # 4 sd; exact at 0 and 1
+
+
+def test_confidence_threshold_routes_by_its_scores_strictly_above_the_threshold() -> None:
+    scores = {name: 0.1 * i for i, name in enumerate(CATEGORIES)}
+    for threshold in (-1.0, 0.25, 0.3, 0.55, 2.0):
+        policy = agents.make("confidence_threshold", threshold=threshold, scores=scores)
+        for category in CATEGORIES:
+            expected = int(scores[category] > threshold and CFG.categories[category].ai_allowed)
+            assert policy.act(router_obs(category), router_info(category)) == expected, (threshold, category)
+
+
 def test_paper_workers_follow_the_core_rule_in_distribution() -> None:
     cfg = hitl_env.load_config("taobao_2024", {"supervisor.base": 0.05, "supervisor.sentiment_slope": 0.2})
     policy = agents.make("paper_workers", config=cfg, seed=1)
@@ -268,28 +336,22 @@ def test_routers_on_the_real_env_respect_masks_and_names() -> None:
             assert acts.sum() == 0
 
 
-# ------------------------------------------------------------------------------ must hold: heuristics beat random
+# ------------------------------------------------------------------------------ rankings on the real envs
 # Each policy runs the same seeded episodes (common random numbers: episode i of every policy
 # uses env seed i, and the policy is reset with seed i), on the envs' default arguments (team of
-# 10, one 8-hour shift, default reward weights, dense rating). A heuristic passes when the 95%
-# t-interval of its paired return difference with `random` (p=0.5) lies above the margin.
-# Margins are about half the mean differences measured on these seeds (see the reasons below).
-#
-# No weighting lets both `always_takeover` and `algorithm_only` beat `random` in this model.
-# Per shift (20 seeds), against random: always_takeover rating +7.7, duration +5.6 min, worker
-# time -26.1 min, retrial +0.5, abandonment +0.6; algorithm_only -22.2, -27.9 min, +59.7 min,
-# -0.7, -2.2. Only worker time favours algorithm_only, so it needs w_worker_time > 0.372 +
-# 0.467 w_duration + ... (rating weight 1) while always_takeover needs w_worker_time < 0.295 +
-# 0.215 w_duration + ...: random (a takeover at round 1 or 2 on most chats) is close to a mixture
-# of the two. The default weights keep the operation's rating first; the xfails below say so.
+# 10, one 8-hour shift, dense rating). Whether a heuristic beats ``random`` is a property of the
+# reward weights, not of the heuristic (issue 17 dropped it as a criterion): the tests above check
+# that each heuristic does what its name says, and the README ranks them, tuned, on the default
+# objective (``hitl-eval --tune``).
 
 SUPERVISOR_SEEDS, SUPERVISOR_MARGIN = range(80), 4.0
 ROUTER_SEEDS, ROUTER_MARGIN = range(10), 50.0
 
 
 @functools.cache
-def returns(env_id: str, name: str, seeds: range, worker_time: float | None = None) -> np.ndarray:
-    env = gym.make(env_id, **({} if worker_time is None else {"reward_weights": {"worker_time": worker_time}}))
+def returns(env_id: str, name: str, seeds: range, rating: float | None = None) -> np.ndarray:
+    """Episode returns of a policy on the default objective, or with a rating point worth ``rating``."""
+    env = gym.make(env_id, **({} if rating is None else {"reward_weights": {"rating": rating}}))
     policy = agents.make(name)
     return np.array([agents.episode_return(env, policy, s) for s in seeds])
 
@@ -299,59 +361,37 @@ def paired_ci(diff: np.ndarray) -> tuple[float, float]:
     return float(diff.mean() - half), float(diff.mean() + half)
 
 
-def loses_to_random(figures: str) -> pytest.MarkDecorator:
-    return pytest.mark.xfail(
-        strict=True,
-        raises=AssertionError,
-        reason=f"does not beat random by the margin on Supervisor-v2's default reward: {figures}",
-    )
-
-
-@pytest.mark.parametrize(
-    "name",
-    [
-        # measured on these 80 seeds, paired differences with random (95% CI); a hand takeover now
-        # costs its rating penalty, so taking over everything beats random by less than the margin
-        pytest.param("algorithm_only", marks=loses_to_random("diff -10.2, CI [-12.7, -7.7]")),
-        pytest.param("paper_workers", marks=loses_to_random("diff -9.4, CI [-11.9, -6.9]")),
-        pytest.param("sentiment_threshold", marks=loses_to_random("diff -3.0, CI [-5.6, -0.4]")),
-        pytest.param("rounds_threshold", marks=loses_to_random("diff -3.7, CI [-6.0, -1.4]")),
-        pytest.param("always_takeover", marks=loses_to_random("diff +4.4, CI [2.2, 6.5]")),
-    ],
-)
-def test_supervisor_heuristic_beats_random(name: str) -> None:
-    env_id = SUPERVISOR_ID
-    diff = returns(env_id, name, SUPERVISOR_SEEDS) - returns(env_id, "random", SUPERVISOR_SEEDS)
-    low, high = paired_ci(diff)
-    assert low > SUPERVISOR_MARGIN, f"{name} - random: mean {diff.mean():.2f}, 95% CI [{low:.2f}, {high:.2f}]"
-
-
 @pytest.mark.parametrize("name", ["algorithm_only", "paper_workers", "sentiment_threshold", "rounds_threshold"])
-def test_valuing_worker_time_turns_the_supervisor_ranking_around(name: str) -> None:
-    """The other side of the xfails above: the trade-off, not the heuristics, decides who beats random.
+def test_the_value_of_a_rating_point_turns_the_supervisor_ranking_around(name: str) -> None:
+    """The trade-off, not the heuristics, decides the ranking.
 
-    With worker time weighted 1.0 a minute (20 times the default) the four heuristics that lose on
-    the default reward beat ``random`` by the margin, and each beats ``always_takeover``, which
-    beats all four on the default reward. Measured on these 80 seeds, paired differences with
-    random: algorithm_only +32.1 (95% CI 26.9 to 37.3), paper_workers +23.1 (17.8 to 28.3),
-    sentiment_threshold +10.3 (5.3 to 15.4), rounds_threshold +11.1 (5.9 to 16.3),
-    always_takeover -4.7 (-10.2 to 0.8).
+    On the default objective (hitl_env.rewards: a rating point worth 1 worker-minute) every
+    heuristic beats ``always_takeover``: the labour the AI saves is worth more than the ratings a
+    takeover buys. With a rating point worth 20 worker-minutes ``always_takeover`` beats them all.
+    Measured on these 80 seeds, heuristic - always_takeover: default algorithm_only +16.5 (95% CI
+    9.1 to 23.9), paper_workers +10.4 (3.1 to 17.6), sentiment_threshold +10.6 (4.6 to 16.7),
+    rounds_threshold +8.4 (1.0 to 15.8); rating at 20: -203.2 (-253.9 to -152.5), -195.3, -108.6,
+    -101.3 (the highest upper bound -52.5).
     """
-    env_id, wt = SUPERVISOR_ID, 1.0
-    ours = returns(env_id, name, SUPERVISOR_SEEDS, wt)
-    low, high = paired_ci(ours - returns(env_id, "random", SUPERVISOR_SEEDS, wt))
-    assert low > SUPERVISOR_MARGIN, f"{name} - random at worker_time {wt}: 95% CI [{low:.2f}, {high:.2f}]"
-    low, high = paired_ci(returns(env_id, "always_takeover", SUPERVISOR_SEEDS, wt) - ours)
-    assert high < 0.0, f"always_takeover - {name} at worker_time {wt}: 95% CI [{low:.2f}, {high:.2f}]"
-    default = returns(env_id, "always_takeover", SUPERVISOR_SEEDS) - returns(env_id, name, SUPERVISOR_SEEDS)
-    low, high = paired_ci(default)
-    assert low > 0.0, f"always_takeover - {name} on the default reward: 95% CI [{low:.2f}, {high:.2f}]"
+    env_id = SUPERVISOR_ID
+    low, high = paired_ci(
+        returns(env_id, name, SUPERVISOR_SEEDS) - returns(env_id, "always_takeover", SUPERVISOR_SEEDS)
+    )
+    assert low > 0.0, f"{name} - always_takeover on the default objective: 95% CI [{low:.2f}, {high:.2f}]"
+    rating = 20.0
+    ours = returns(env_id, name, SUPERVISOR_SEEDS, rating)
+    low, high = paired_ci(ours - returns(env_id, "always_takeover", SUPERVISOR_SEEDS, rating))
+    assert high < 0.0, f"{name} - always_takeover, a rating point at {rating} minutes: 95% CI [{low:.2f}, {high:.2f}]"
 
 
-@pytest.mark.parametrize("name", ["rule_based", "all_human", "confidence_threshold"])
+@pytest.mark.parametrize("name", ["rule_based", "confidence_threshold"])
 def test_router_heuristic_beats_random(name: str) -> None:
-    # measured: rule_based and confidence_threshold (its default) -267.4, all_human -296.0, random
-    # -400.3; diffs 132.9, CI [106.2, 159.5] and 104.3, CI [88.1, 120.5]
+    """Routing by the rule beats routing at random on the default objective.
+
+    Measured on 60 seeds: rule_based (and confidence_threshold, whose default is the rule) -
+    random +329.5 (95% CI 291.5 to 367.6). ``all_human`` is not tested: it saves no labour, and
+    on the cost model it is level with random (-3.3, 95% CI -42.7 to 36.1).
+    """
     env_id = ROUTER_ID
     diff = returns(env_id, name, ROUTER_SEEDS) - returns(env_id, "random", ROUTER_SEEDS)
     low, high = paired_ci(diff)
@@ -366,7 +406,8 @@ def test_no_router_beats_the_rule_by_keeping_unsolvable_chats_from_the_ai() -> N
     within the AI's scope still leaves the worker less work (``ai.handoff_work``) and a better
     chance to resolve it (``ai.handoff_resolve``), so the team's queue is shorter for everyone.
     Every other category is beyond the AI (``ai_solvable`` 0), so sending more chats to it cannot
-    help either. Measured on these 60 paired seeds: difference -20.8, 95% CI [-31.5, -10.0].
+    help either. Measured on these 60 paired seeds on the default objective: difference -123.2,
+    95% CI [-156.3, -90.1].
     """
     env = gym.make(ROUTER_ID)
     base = env.unwrapped
@@ -383,15 +424,17 @@ def test_no_router_beats_the_rule_by_keeping_unsolvable_chats_from_the_ai() -> N
     assert high < 0.0, f"the solvability oracle - rule_based: 95% CI [{low:.2f}, {high:.2f}]"
 
 
-# measured on these 60 paired seeds, flipped - rule_based (95% CI): logistics_tracking -21.6 (-33.5 to
-# -9.7), refund_status -11.1 (-21.0 to -1.2), invoice_request -5.8 (-15.6 to 4.0)
+# measured on these 60 paired seeds on the default objective, flipped - rule_based (95% CI):
+# logistics_tracking -158.2 (-191.7 to -124.8), refund_status -104.9 (-137.9 to -71.8), invoice_request
+# -77.9 (-110.6 to -45.2), product_inquiry -116.3 (-143.2 to -89.5), order_modification -73.3 (-98.9 to
+# -47.7), delivery_problem -54.9 (-81.1 to -28.7), refund_dispute -44.7 (-72.6 to -16.8)
 CATEGORY_FLIPS = (
-    "logistics_tracking", "refund_status",
-    pytest.param("invoice_request", marks=pytest.mark.xfail(
+    "logistics_tracking", "refund_status", "invoice_request", "product_inquiry", "order_modification",
+    "delivery_problem", "refund_dispute",
+    pytest.param("payment_issue", marks=pytest.mark.xfail(
         strict=True, raises=AssertionError,
-        reason="since Supervisor-v2's calibration (noisier J-shaped ratings, a costlier hand takeover) routing "
-               "invoice requests to humans loses by less than the noise: -5.8, 95% CI [-15.6, 4.0] on 60 seeds")),
-    "product_inquiry", "order_modification", "delivery_problem", "refund_dispute", "payment_issue",
+        reason="sending payment issues to the AI loses by less than the noise on the cost-model objective: "
+               "-19.9, 95% CI [-48.1, 8.3] on 60 seeds")),
 )  # fmt: skip
 
 

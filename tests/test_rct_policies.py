@@ -280,6 +280,7 @@ def test_stochastic_policy_same_seed_same_results(tmp_path: Path) -> None:
                                     "paper_workers, sentiment_threshold"),
         ("router", "always_takeover", "'always_takeover' is a supervisor policy; router policies: rule_based"),
         ("supervisor", "clairvoyant", "unknown supervisor policy 'clairvoyant'"),
+        ("supervisor", "oracle", "'oracle' reads the latent state of a Gymnasium env's simulator (an upper bound"),
         ("supervisor", "sentiment_threshold:lvl=1", "takes no parameter 'lvl'; parameters: level"),
         ("router", "random:p=2", "p must be a probability"),
         ("router", "models/missing.zip", "no saved model at 'models/missing.zip'"),
@@ -336,6 +337,7 @@ def test_files_that_are_not_models_exit_2(tmp_path: Path, capsys, models) -> Non
 def test_model_of_another_category_set_exits_2(tmp_path: Path, capsys, models) -> None:
     argv = ["--supervisor", str(models["supervisor"]), "--preset", "mmn_abandonment", "--days-post", "1",
             "--set", "experiment.treatment_share=0.5"]  # fmt: skip
-    assert main([*argv, "--out", str(tmp_path / "out")]) == 2  # one category: 11 features, not 20
+    assert main([*argv, "--out", str(tmp_path / "out")]) == 2  # one category one-hot, not taobao's ten
     err = capsys.readouterr().err.strip()
-    assert "expects observations of shape (20,); this config's are (11,)" in err and "\n" not in err, err
+    n = len(SUPERVISOR_FIELDS)
+    assert f"expects observations of shape ({n + 10},); this config's are ({n + 1},)" in err and "\n" not in err, err

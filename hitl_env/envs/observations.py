@@ -25,6 +25,8 @@ SUPERVISOR_FIELDS = (  # name, low, high
     ("queue", 0.0, 10_000.0),
     ("can_takeover", 0.0, 1.0),
     ("shift_progress", 0.0, 3.0),
+    ("reading_min", -20.0, 20.0),
+    ("confidence_mean", 0.0, 1.0),
 )
 ROUTER_FIELDS = (  # loads per online worker and shares, so every input is of order 1
     ("rule_eligible", 0.0, 1.0),
@@ -79,7 +81,7 @@ class SupervisorObs(_Obs):
 
     def __call__(self, v: RoundView) -> np.ndarray:
         values = (v.rounds, v.elapsed_s / 60.0, v.reading, v.trend, v.confidence, v.held, v.ai_held, v.queue,
-                  v.can_takeover, self._progress(v.time_s))  # fmt: skip
+                  v.can_takeover, self._progress(v.time_s), v.reading_min, v.confidence_mean)  # fmt: skip
         return self._vector(values, v.category)
 
     def mask(self, v: RoundView) -> np.ndarray:

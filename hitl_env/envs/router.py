@@ -61,7 +61,9 @@ class RouterEnv(TeamEnv):
       table and statistical power): a hand takeover costs a rating penalty (gatekeeper aversion)
       and gets a worker's chosen effort; ratings are J-shaped; workers drift from day to day;
       the AI's confidence signal is weak at first and sharpens over rounds (the observation's
-      ``confidence``). Returns and observations are not comparable with v2's.
+      ``confidence``); the supervisor also observes the chat's lowest reading and mean
+      confidence so far; the default reward weights are a cost model in worker-minutes
+      (:mod:`hitl_env.rewards`). Returns and observations are not comparable with v2's.
     * v2: the calibrated ``taobao_2024`` changed: a worker who takes over an AI chat within the
       AI's scope resolves it more often (``ai.handoff_resolve`` 0.1, the AI's transcript); returns
       are not comparable with v1's.

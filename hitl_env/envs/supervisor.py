@@ -26,7 +26,7 @@ class SupervisorEnv(TeamEnv):
     (and :meth:`action_masks`) is then ``[1, 0]``, and action 1 acts as 0.
 
     ## Observation Space
-    ``Box(float32)`` of shape ``(10 + n_categories,)``: only what a supervisor sees, no latent
+    ``Box(float32)`` of shape ``(12 + n_categories,)``: only what a supervisor sees, no latent
     variable. Values are clipped to the bounds.
 
     | index | observation | min | max |
@@ -41,7 +41,9 @@ class SupervisorEnv(TeamEnv):
     | 7 | chats waiting in the team's queue | 0 | 10000 |
     | 8 | 1 if a takeover is possible | 0 | 1 |
     | 9 | time since the shift started, in shifts | 0 | 3 |
-    | 10... | issue category, one-hot | 0 | 1 |
+    | 10 | lowest sentiment reading of the chat so far | -20 | 20 |
+    | 11 | mean of the AI's confidence over the chat's rounds so far | 0 | 1 |
+    | 12... | issue category, one-hot | 0 | 1 |
 
     ## Rewards
     At each step, the weighted sum of the reward components (:mod:`hitl_env.rewards`: rating,
@@ -74,7 +76,9 @@ class SupervisorEnv(TeamEnv):
       table and statistical power): a hand takeover costs a rating penalty (gatekeeper aversion)
       and gets a worker's chosen effort; ratings are J-shaped; workers drift from day to day;
       the AI's confidence signal is weak at first and sharpens over rounds (the observation's
-      ``confidence``). Returns and observations are not comparable with v1's.
+      ``confidence``); the supervisor also observes the chat's lowest reading and mean
+      confidence so far; the default reward weights are a cost model in worker-minutes
+      (:mod:`hitl_env.rewards`). Returns and observations are not comparable with v1's.
     * v1: the calibrated ``taobao_2024`` changed: a worker who takes over an AI chat within the
       AI's scope resolves it more often (``ai.handoff_resolve`` 0.1, the AI's transcript); returns
       are not comparable with v0's.

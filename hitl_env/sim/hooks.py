@@ -77,6 +77,8 @@ class RoundView:
         can_takeover: False when the worker already handles ``supervisor.max_hand_chats`` chats
             by hand; a takeover is then ignored (the AI continues).
         u: a uniform draw a randomized policy may use.
+        reading_min: the lowest reading of the chat so far (this round's included).
+        confidence_mean: the mean of the AI's confidence over the chat's rounds so far.
     """
 
     chat: int
@@ -93,6 +95,8 @@ class RoundView:
     queue: int
     can_takeover: bool
     u: float
+    reading_min: float = 0.0
+    confidence_mean: float = 0.0
 
 
 class Router(Protocol):

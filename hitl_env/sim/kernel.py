@@ -55,7 +55,7 @@ INT_RECORDS = (
 # one row per chat, one column per field: CF, CI are the chat's drawn inputs; XF, XI its state and records
 CF_FIELDS = ("t", "work", "patience", "u_silent", "u_resolve", "u_rate", "z_rating", "u_retrial", "u_route")
 CI_FIELDS = ("category", "solvable", "misread", "ai_need", "tech_round", "rule_eligible")
-XF_FIELDS = ("f", "progress", "need", "att", "reading", *FLOAT_RECORDS)
+XF_FIELDS = ("f", "progress", "need", "att", "reading", "reading_min", "confidence_sum", *FLOAT_RECORDS)
 XI_FIELDS = ("mode", "low_run", *INT_RECORDS)
 # one row per field, one column per worker (WF float, WI int) or per category (CAT)
 WF_FIELDS = ("speed", "skill", "empathy", "att_load", "monitoring")
@@ -68,7 +68,7 @@ S_FIELDS = ("rr", "n_queued", "seq", "next_arrival", "heap_n", "q_head", "q_tail
 SF_FIELDS = ("pend_t", "next_customer")
 # the decision view V: RoundView's or ArrivalView's fields (hitl_env.sim.hooks), matched by name
 ROUND_VIEW = ("chat", "worker", "time_s", "elapsed_s", "rounds", "reading", "trend", "confidence", "category", "held",
-              "ai_held", "queue", "can_takeover", "u")  # fmt: skip
+              "ai_held", "queue", "can_takeover", "u", "reading_min", "confidence_mean")  # fmt: skip
 ARRIVAL_VIEW = ("chat", "time_s", "category", "rule_eligible", "queue", "held", "online", "u")
 V_SIZE = max(len(ROUND_VIEW), len(ARRIVAL_VIEW))
 # P: the config's numbers the loop reads (booleans as 0/1); hitl_env.sim.team.parameters gives them by name
@@ -481,6 +481,7 @@ def _ai_round(st, c, t):
     reading = -XF[c, xf.f] + P[p.sentiment_noise] * zl
     trend = reading - XF[c, xf.reading] if n > 1 else 0.0
     XF[c, xf.reading] = reading
+    XF[c, xf.reading_min] = reading if n == 1 else min(reading, XF[c, xf.reading_min])
     low = XI[c, xi.low_run] = XI[c, xi.low_run] + 1 if reading < -P[p.emotional_threshold] else 0
     if on_track and n >= CI[c, ci.ai_need]:
         XI[c, xi.resolved] = 1 if CF[c, cf.u_resolve] < P[p.resolution_quality] else 0
@@ -503,6 +504,9 @@ def _ai_round(st, c, t):
         held, ai_held = WI[wi.held, w], WI[wi.ai_held, w]
         V[rv.chat], V[rv.worker], V[rv.time_s], V[rv.elapsed_s] = c, w, t_reply, t_reply - CF[c, cf.t]
         V[rv.rounds], V[rv.reading], V[rv.trend], V[rv.confidence] = n, reading, trend, conf
+        # every earlier round of an open chat ended in a decision: the mean of its n confidences
+        XF[c, xf.confidence_sum] += conf
+        V[rv.reading_min], V[rv.confidence_mean] = XF[c, xf.reading_min], XF[c, xf.confidence_sum] / n
         V[rv.category], V[rv.held], V[rv.ai_held], V[rv.queue] = CI[c, ci.category], held, ai_held, S[s.n_queued]
         V[rv.can_takeover], V[rv.u] = 1.0 if held - ai_held < P[p.max_hand_chats] else 0.0, u_sup
         return True
