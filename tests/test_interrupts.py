@@ -231,3 +231,13 @@ def test_no_pool_worker_survives_a_parent_killed_while_simulating_in_python(tmp_
     proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     _, _, workers = interrupt(proc, signal.SIGKILL, workers=2)
     assert_gone(workers)
+
+
+def test_a_ctrl_c_before_the_first_rollout_closes_the_progress_bar_it_never_opened() -> None:
+    """Ctrl-C during the envs' first reset (a cold numba cache makes it long) reaches hitl-train's
+    handler before the progress bar exists; closing it must not raise (it did: exit 1, traceback)."""
+    from train.callbacks import ProgressBar
+
+    bar = ProgressBar(disable=True)
+    bar.close()  # never opened: nothing to close
+    assert bar.bar is None

@@ -79,6 +79,7 @@ class ProgressBar(BaseCallback):
     def __init__(self, disable: bool = False) -> None:
         super().__init__()
         self.disable = disable
+        self.bar: Any = None  # made when training starts
 
     def _on_training_start(self) -> None:
         from tqdm.auto import tqdm
@@ -98,8 +99,10 @@ class ProgressBar(BaseCallback):
         self.close()
 
     def close(self) -> None:
-        """Close the bar (also after Ctrl-C, when ``_on_training_end`` does not run)."""
-        self.bar.close()
+        """Close the bar (also after Ctrl-C, when ``_on_training_end`` does not run, or before it
+        was made: a Ctrl-C during the environments' first reset)."""
+        if self.bar is not None:
+            self.bar.close()
 
 
 class _SeededEval:
