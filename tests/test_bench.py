@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 import pytest
 
 from eval import bench, bench_e2e, bench_envs
@@ -191,3 +192,65 @@ def test_all_runs_the_full_scale_commands(tmp_path, monkeypatch):
     report = json.loads((tmp_path / "bench.json").read_text())
     budgets = [r["budget_s"] for r in report["command_rows"]]
     assert budgets == [None, bench.RCT_ONE_SEED_BUDGET_S, 20 * bench.RCT_SEED_BUDGET_S] and report["full"] is True
+
+
+# ------------------------------------------------------------------ the faster reset and step (issue 21, item 3)
+def _team(seed: int = 0):
+    import gymnasium as gym
+
+    from hitl_env.envs.base import Defer, build_episode
+
+    env = gym.make(SUPERVISOR_ID, disable_env_checker=True).unwrapped
+    return env, build_episode(env.cfg, np.random.default_rng(seed), None, Defer())
+
+
+def test_teams_share_the_compiled_entry_points_by_layout():
+    from hitl_env.sim import team
+
+    _, a = _team(0)
+    n = len(team._ENTRY_POINTS)
+    _, b = _team(1)
+    assert len(team._ENTRY_POINTS) == n  # the second team reuses the first one's machine code
+    assert a._advance is b._advance and a._resume is b._resume
+    assert team._layout(a.state) == team._layout(b.state)
+    fortran = a.state._replace(XF=np.asfortranarray(a.state.XF))
+    readonly = a.state.B.copy()
+    readonly.flags.writeable = False
+    for other in (fortran, a.state._replace(B=readonly), a.state._replace(S=a.state.S.astype(np.int32))):
+        assert team._layout(other) != team._layout(a.state)  # another numba type: never the cached code
+
+
+def test_refill_puts_a_new_block_before_the_rows_left():
+    from hitl_env.sim import kernel as K
+    from hitl_env.sim.team import BLOCK_ROWS
+
+    _, sim = _team(2)
+    twin = np.random.default_rng()
+    twin.bit_generator.state = sim.rng.bit_generator.state
+    for left in (0, 5):
+        before = sim.state.B.copy()
+        sim.state.S[K.s.b_left] = min(left, len(before))
+        kept = before[: sim.state.S[K.s.b_left]]
+        sim._refill()
+        block = np.hstack([twin.standard_normal((BLOCK_ROWS, 2)), twin.random((BLOCK_ROWS, 6)),
+                           twin.standard_exponential((BLOCK_ROWS, 2))])  # fmt: skip
+        expected = np.vstack([block, kept])
+        assert np.array_equal(sim.state.B, expected) and sim.state.B.flags.c_contiguous
+        assert sim.state.S[K.s.b_left] == len(expected)
+
+
+def test_numpy_integer_actions_step_like_python_ints():
+    env_a, _ = _team()
+    env_b, _ = _team()
+    obs_a, info = env_a.reset(seed=4)
+    obs_b, _ = env_b.reset(seed=4)
+    for i in range(60):
+        action = int(info["action_mask"][1] and i % 3 == 0)
+        obs_a, r_a, done_a, _, info = env_a.step(action)
+        obs_b, r_b, done_b, _, _ = env_b.step(np.int64(action))
+        assert np.array_equal(obs_a, obs_b) and r_a == r_b and done_a == done_b
+        if done_a:
+            break
+    for bad in (np.int64(2), np.int64(-1), 2, 0.5):
+        with pytest.raises(ValueError, match="action must be 0 or 1"):
+            env_b.step(bad)
