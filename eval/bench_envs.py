@@ -17,9 +17,9 @@ dead steps at the end are in the wall time) and by the parallel loop (an action 
 agent at each step); CartPole, single-agent, is its yardstick under the Gymnasium loop.
 
 Each (env, mix) is timed whole (``wall``: actions, resets, steps), and inside it the seconds in
-``reset`` and in ``step``. Runs alternate (CartPole, then each env, for each mix, ``repeats``
-times) and each rate pools its runs, so a busy neighbour slows both sides alike; the spread of
-the per-repeat ratios is reported beside the pooled ratio.
+``reset`` and in ``step``. Each timed run is paired with CartPole runs of the same wall time,
+next to it, ``repeats`` times, and each rate pools its runs, so a busy neighbour slows both
+sides alike; the spread of the per-repeat ratios is reported beside the pooled ratio.
 """
 
 from __future__ import annotations
@@ -296,36 +296,59 @@ def time_subject(subject: Subject, env: Any, mix: str, steps: int, seed: int) ->
     return subject.loop(env, choose, on_reset, steps, seed)
 
 
+def time_for(subject: Subject, env: Any, mix: str, seconds: float, chunk: int, seed: int) -> Timing:
+    """Runs of ``chunk`` steps of ``subject`` under ``mix`` until ``seconds`` of wall time have passed."""
+    total = Timing()
+    while True:
+        total.add(time_subject(subject, env, mix, chunk, seed))
+        if total.wall_s >= seconds:
+            return total
+
+
 def env_table(
     steps: int, repeats: int, seed: int, mixes: tuple[str, ...] = MIXES, log: Callable[[str], None] | None = None
 ) -> list[EnvRow]:
-    """Every env under every mix, against CartPole-v1 under the same loop and mix, interleaved.
+    """Every env under every mix, each run paired with a CartPole-v1 run under the same loop and mix.
 
-    Each env is built once and warmed up (one short run, untimed) before any timing.
+    Each env is built once and warmed up (one short run, untimed) before any timing. Each timed
+    run of ``steps`` steps is paired with CartPole runs that last as long (in chunks of up to
+    2,000 steps), CartPole first in odd repeats and second in even ones, so a neighbour's burst
+    weighs on both sides of a ratio alike. A row's yardstick rate pools its own pairs; the
+    CartPole rows pool every CartPole run of their mix.
     """
     subs = subjects()
+    pole, others = subs[0], subs[1:]
     envs = {s.name: s.build() for s in subs}
     for s in subs:  # warm-up: imports, the compiled loop, first-call caches
         for mix in mixes:
             time_subject(s, envs[s.name], mix, min(steps, 200), seed)
-    pooled = {(s.name, mix): Timing() for s in subs for mix in mixes}
-    ratios: dict[tuple[str, str], list[float]] = {k: [] for k in pooled}
+    measured = {(s.name, mix): Timing() for s in subs for mix in mixes}
+    yardstick = {k: Timing() for k in measured}
+    ratios: dict[tuple[str, str], list[float]] = {k: [] for k in measured}
+    chunk = max(1, min(steps, 2000))
     for r in range(repeats):
         for mix in mixes:
-            rates = {}
-            for s in subs:
-                t = time_subject(s, envs[s.name], mix, steps, seed + 1000 * r)
-                pooled[(s.name, mix)].add(t)
-                rates[s.name] = t.rate
+            for s in others:
+                run_seed = seed + 1000 * r
+                if r % 2 == 0:
+                    y = time_for(pole, envs[pole.name], mix, 0.0, chunk, run_seed)
+                    t = time_subject(s, envs[s.name], mix, steps, run_seed)
+                    y.add(time_for(pole, envs[pole.name], mix, t.wall_s - y.wall_s, chunk, run_seed))
+                else:
+                    t = time_subject(s, envs[s.name], mix, steps, run_seed)
+                    y = time_for(pole, envs[pole.name], mix, t.wall_s, chunk, run_seed)
+                measured[(s.name, mix)].add(t)
+                yardstick[(s.name, mix)].add(y)
+                measured[(pole.name, mix)].add(y)
+                ratios[(s.name, mix)].append(t.rate / y.rate)
                 if log:
-                    log(f"  {s.name} [{mix}] repeat {r + 1}: {t.steps:,} steps in {t.wall_s:.2f} s ({t.rate:,.0f}/s)")
-            for s in subs[1:]:
-                ratios[(s.name, mix)].append(rates[s.name] / rates[CARTPOLE])
+                    log(f"  {s.name} [{mix}] repeat {r + 1}: {t.steps:,} steps in {t.wall_s:.2f} s ({t.rate:,.0f}/s); "
+                        f"CartPole {y.rate:,.0f}/s; ratio {t.rate / y.rate:.3f}")  # fmt: skip
     rows = []
     for mix in mixes:
-        pole = pooled[(CARTPOLE, mix)]
         for s in subs:
-            rows.append(_row(s, mix, pooled[(s.name, mix)], pole, ratios.get((s.name, mix)) or [1.0], repeats))
+            y = yardstick[(s.name, mix)] if s is not pole else measured[(s.name, mix)]
+            rows.append(_row(s, mix, measured[(s.name, mix)], y, ratios[(s.name, mix)] or [1.0], repeats))
     return rows
 
 
@@ -384,7 +407,7 @@ def format_env_table(rows: list[EnvRow]) -> str:
     legend = [f"  {short}: {text}" for text, short in loops.items()]
     mixes = [f"  {m}: {MIX_TEXT[m]}" for m in dict.fromkeys(r.mix for r in rows)]
     notes = [
-        "loops (CartPole-v1 is the yardstick of every row, under the gym loop with the same mix):",
+        "loops (each row's yardstick: CartPole-v1 under the gym loop with the same mix, timed for as long, beside it):",
         *legend,
         "mixes:",
         *mixes,
