@@ -9,9 +9,10 @@ One command prints every table (the slow ones behind flags) and ``--out DIR`` wr
 * **full scale** (``--full``): the whole experiment (the preset's 647 workers and 31 days) on all
   cores, next to the rate that finishes it in 60 s.
 * **envs** (:mod:`eval.bench_envs`; ``--env-steps 0`` skips them): ``Supervisor-v2``,
-  ``Router-v3`` and the PettingZoo team env (AEC and parallel) under three action mixes (masked
-  ``action_space.sample()``, the paper's policies, always 0), each next to CartPole-v1 stepped by
-  the same loop and mix, with the split between reset and step time.
+  ``Router-v3`` and the PettingZoo team env (AEC and parallel) under four action mixes (masked
+  ``action_space.sample()``, unmasked ``action_space.sample()``, the paper's policies, always 0),
+  each next to CartPole-v1 stepped by the same loop and mix, with the split between reset and
+  step time.
 * **training** (:mod:`eval.bench_e2e`; ``--train-steps 0`` skips it): ``hitl-train``'s steps per
   second on the main job's config and the env's share of its wall time, next to SB3 PPO on
   CartPole-v1 with the same settings.

@@ -106,7 +106,8 @@ def test_env_table_times_every_env_and_mix_against_cartpole(tmp_path, capsys):
         assert row["reset_ms"] > 0 and row["steps_per_episode"] == pytest.approx(row["steps"] / row["resets"])
     assert by[(bench_envs.CARTPOLE, "zero")]["resets"] > 5  # always pushing left drops the pole in ~10 steps
     assert by[(SUPERVISOR_ID, "sample")]["target"] == 0.15 and by[(SUPERVISOR_ID, "sample")]["rate_target"] == 20_000
-    assert by[(ROUTER_ID, "sample")]["target"] == 0.4 and by[(ROUTER_ID, "zero")]["ok"] is None
+    assert by[(ROUTER_ID, "sample")]["target"] == by[(ROUTER_ID, "random")]["target"] == 0.4
+    assert by[(ROUTER_ID, "zero")]["ok"] is None
     assert {r["loop"] for r in rows} == {bench_envs.GYM_LOOP, bench_envs.AEC_LOOP, bench_envs.PARALLEL_LOOP}
     out = capsys.readouterr().out
     assert "CartPole same loop" in out and bench_envs.AEC_LOOP in out and "reset %" in out
@@ -128,6 +129,20 @@ def test_sample_mix_respects_the_mask_and_uses_both_actions(env_id):
     assert timing.steps == len(seen) == 400
     assert all(mask[action] == 1 for action, mask in seen)
     assert {a for a, _ in seen} == {0, 1}
+
+
+def test_random_mix_ignores_the_routers_mask():
+    env = next(s for s in bench_envs.subjects() if s.name == ROUTER_ID).build()
+    choose, on_reset = bench_envs.chooser("random", ROUTER_ID, lambda agent: env.action_space, seed=0)
+    seen = []
+
+    def recorded(agent, obs, info):
+        action = choose(agent, obs, info)
+        seen.append(info["action_mask"][action])
+        return action
+
+    bench_envs.gym_loop(env, recorded, on_reset, 400, seed=0)
+    assert 0 in seen  # some 1s where the category may not go to the AI (the core turns them into 0)
 
 
 def test_policy_mix_acts_like_the_paper_policies():
