@@ -1,18 +1,28 @@
-"""``hitl-bench``: how fast the simulator runs, next to yardsticks measured in the same run.
+"""``hitl-bench``: how fast the simulator, the envs and training run, next to yardsticks timed in the same run.
 
-Each row of the report compares a measured rate with a yardstick rate and their ratio with a
-target ratio:
+One command prints every table (the slow ones behind flags) and ``--out DIR`` writes them all to
+``DIR/bench.json``:
 
-* ``simulator vs SimPy M/M/10``: simulated chats per wall second (``--jobs`` processes, one by
+* **simulator vs SimPy M/M/10**: simulated chats per wall second (``--jobs`` processes, one by
   default) next to customers per wall second of a classic process-based SimPy M/M/10 queue at
-  load 0.9, run in the same process. Target ratio: 0.5 or more.
-* ``full scale`` (with ``--full``): the whole experiment (the preset's 647 workers and 31 days)
-  on all cores, next to the rate that finishes it in 60 s; ratio 1 or more means it took 60 s
-  or less.
+  load 0.9, run in the same process. Target ratio: 2.5 or more.
+* **full scale** (``--full``): the whole experiment (the preset's 647 workers and 31 days) on all
+  cores, next to the rate that finishes it in 60 s.
+* **envs** (:mod:`eval.bench_envs`; ``--env-steps 0`` skips them): ``Supervisor-v2``,
+  ``Router-v3`` and the PettingZoo team env (AEC and parallel) under four action mixes (masked
+  ``action_space.sample()``, unmasked ``action_space.sample()``, the paper's policies, always 0),
+  each next to CartPole-v1 stepped by the same loop and mix, with the split between reset and
+  step time.
+* **training** (:mod:`eval.bench_e2e`; ``--train-steps 0`` skips it): ``hitl-train``'s steps per
+  second on the main job's config and the env's share of its wall time, next to SB3 PPO on
+  CartPole-v1 with the same settings.
+* **commands** (``--memory``, ``--rct-seeds N``): ``hitl-sim`` and ``hitl-rct`` at full scale in
+  child processes, their wall time and peak memory; ``hitl-rct --seeds N --no-records``'s wall
+  time. ``--all`` turns on ``--full --memory --rct-seeds 20`` (about 10 minutes on 2 cores).
 
-The yardstick and the simulator are alternated (yardstick, simulator, yardstick, ...) and each
-rate pools its runs (total items over total seconds), so a busy neighbour on a shared machine
-slows both sides alike.
+Yardsticks and measured runs alternate (yardstick, measured, yardstick, ...) ``--repeats`` times
+and each rate pools its runs (total items over total seconds), so a busy neighbour on a shared
+machine slows both sides alike; the env table also gives the spread of the per-repeat ratios.
 
 Exit codes: 0 done (1 with ``--fail-below`` when a row misses its target), 2 a config error.
 """
@@ -33,9 +43,19 @@ from typing import Any
 import numpy as np
 
 import hitl_env
+from eval.bench_e2e import (
+    RCT_ONE_SEED_BUDGET_S,
+    RCT_SEED_BUDGET_S,
+    TRAIN_CONFIG,
+    command_rows,
+    format_command_table,
+    format_train_table,
+    train_config,
+    train_rows,
+)
+from eval.bench_envs import env_table, format_env_table
 from hitl_env.cli import check_shorthands, output_dir
 from hitl_env.config import ConfigError, parse_overrides, with_overrides
-from hitl_env.envs import ROUTER_ID, SUPERVISOR_ID
 from hitl_env.io import OutputError, command_line, prepare_out, write_json
 from hitl_env.procs import interrupted
 
@@ -44,7 +64,7 @@ DEFAULT_WORKERS = 100
 DEFAULT_YARDSTICK_CUSTOMERS = 200_000
 SIMPY_SERVERS = 10
 SIMPY_LOAD = 0.9
-RATIO_TARGET = 0.5
+RATIO_TARGET = 2.5
 FULL_BUDGET_S = 60.0
 
 
@@ -208,33 +228,6 @@ def full_scale_row(cfg: hitl_env.Config, args: argparse.Namespace) -> Row:
     )
 
 
-def time_env_steps(env_id: str, steps: int, seed: int, **kwargs: Any) -> tuple[int, float]:
-    """``steps`` raw steps of a Gymnasium env (action 0, reset at each episode end), timed."""
-    import gymnasium as gym
-
-    env = gym.make(env_id, disable_env_checker=True, **kwargs).unwrapped
-    env.reset(seed=seed)
-    episode = 0
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        _, _, terminated, truncated, _ = env.step(0)
-        if terminated or truncated:
-            episode += 1
-            env.reset(seed=seed + episode)
-    return steps, time.perf_counter() - t0
-
-
-def env_rows(args: argparse.Namespace) -> list[Row]:
-    """Raw env steps per second of the RL envs against Gymnasium's CartPole-v1."""
-    rows = []
-    y_count, y_seconds = time_env_steps("CartPole-v1", args.env_steps, args.seed)
-    for env_id in (SUPERVISOR_ID, ROUTER_ID):
-        n, s = time_env_steps(env_id, args.env_steps, args.seed)
-        _log(f"  {env_id}: {n:,} steps in {s:.2f} s ({n / s:,.0f}/s)", args.quiet)
-        rows.append(make_row(f"{env_id} raw step", "steps/s", n, s, "CartPole-v1", "steps/s", y_count / y_seconds, 0.1))
-    return rows
-
-
 def format_table(rows: list[Row]) -> str:
     """Plain aligned text: one line per row."""
     head = ["benchmark", "rate", "yardstick", "yardstick rate", "ratio", "target", "status", "wall s"]
@@ -279,7 +272,7 @@ def _pos_int(text: str) -> int:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog=PROG,
-        description="Simulated chats per second next to a SimPy M/M/10 yardstick measured in the same run.",
+        description="How fast the simulator, the envs and training run, next to yardsticks timed in the same run.",
     )
     p.add_argument("--preset", default="taobao_2024", help="preset name or YAML path (default: %(default)s)")
     p.add_argument(
@@ -301,8 +294,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--env-steps",
         type=_nonneg_int,
-        default=20_000,
-        help="raw steps per RL env row, against CartPole-v1; 0 skips the env rows (default: %(default)s)",
+        default=10_000,
+        help="steps per env, action mix and repeat, against CartPole-v1; 0 skips the env table (default: %(default)s)",
     )
     p.add_argument(
         "--yardstick-customers",
@@ -311,8 +304,38 @@ def build_parser() -> argparse.ArgumentParser:
         help="customers per SimPy yardstick run (default: %(default)s)",
     )
     p.add_argument(
-        "--repeats", type=_pos_int, default=1, help="simulator runs, each between two yardstick runs (default: 1)"
+        "--repeats",
+        type=_pos_int,
+        default=3,
+        help="timed runs of each measured side, alternated with its yardstick's (default: %(default)s)",
     )
+    p.add_argument(
+        "--train-steps",
+        type=_nonneg_int,
+        default=4096,
+        help="hitl-train steps per run, against SB3 PPO on CartPole-v1; 0 skips training (default: %(default)s)",
+    )
+    p.add_argument(
+        "--train-config", default=str(TRAIN_CONFIG), metavar="YAML", help="hitl-train config (default: the main job's)"
+    )
+    p.add_argument(
+        "--train-set", action="append", default=[], metavar="KEY=VALUE", help="override a training config key"
+    )
+    p.add_argument(
+        "--memory",
+        action="store_true",
+        help=f"hitl-sim and hitl-rct (one seed) at full scale in child processes: wall time and peak memory "
+        f"(hitl-rct's budget {RCT_ONE_SEED_BUDGET_S:g} s; about a minute on 2 cores)",
+    )
+    p.add_argument(
+        "--rct-seeds",
+        type=_nonneg_int,
+        default=0,
+        metavar="N",
+        help=f"time hitl-rct --seeds N --no-records at full scale (budget {RCT_SEED_BUDGET_S:g} s a seed; "
+        "20 takes minutes); 0 skips it (default)",
+    )
+    p.add_argument("--all", action="store_true", help="--full --memory --rct-seeds 20")
     p.add_argument("--out", type=output_dir, default=None, metavar="DIR", help="write DIR/bench.json (DIR empty)")
     p.add_argument("--overwrite", action="store_true", help="replace an earlier bench.json in --out")
     p.add_argument("--fail-below", action="store_true", help="exit 1 when a row misses its target")
@@ -323,6 +346,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     args.argv = argv
+    if args.all:
+        args.full, args.memory, args.rct_seeds = True, True, args.rct_seeds or 20
     try:
         overrides = parse_overrides(args.set)
         if args.workers is not None:
@@ -331,6 +356,9 @@ def main(argv: list[str] | None = None) -> int:
         elif not args.full:
             overrides.setdefault("experiment.workers", DEFAULT_WORKERS)
         cfg = hitl_env.load_config(args.preset, overrides=overrides)
+        args.train_overrides = parse_overrides(args.train_set)
+        if args.train_steps:
+            train_config(args.train_config, args.train_overrides, args.train_steps)  # refuse a bad one before any work
         if args.out is not None:
             prepare_out(args.out, PROG, args.overwrite)
     except (ConfigError, OutputError) as e:
@@ -343,17 +371,31 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace, cfg: hitl_env.Config, overrides: dict) -> int:
+    def log(msg: str) -> None:
+        _log(msg, args.quiet)
 
     e = cfg.experiment
-    _log(f"{PROG}: preset {args.preset}, {e.workers} workers x {e.days} days, seed {args.seed}", args.quiet)
-    _log(f"  loading the compiled event loop (not timed): {warm_up(cfg, args.seed):.2f} s", args.quiet)
+    log(f"{PROG}: preset {args.preset}, {e.workers} workers x {e.days} days, seed {args.seed}, {args.repeats} repeats")
+    log(f"  loading the compiled event loop (not timed): {warm_up(cfg, args.seed):.2f} s")
     rows = [ratio_row(cfg, args)]
     if args.full:
         rows.append(full_scale_row(cfg, args))
-    if args.env_steps:
-        rows.extend(env_rows(args))
-
     print(format_table(rows))
+    envs = env_table(args.env_steps, args.repeats, args.seed, log=log) if args.env_steps else []
+    if envs:
+        print(f"\nenvs ({args.env_steps:,} steps per env, mix and repeat; {args.repeats} repeats, interleaved):")
+        print(format_env_table(envs))
+    training = []
+    if args.train_steps:
+        training = train_rows(args.train_config, args.train_overrides, args.train_steps, args.repeats, log)
+        print(f"\ntraining ({args.train_steps:,} steps a run; {args.repeats} runs each, interleaved):")
+        print(format_train_table(training))
+    commands = command_rows(args.preset, args.seed, args.memory, args.rct_seeds, log)
+    if commands:
+        print("\ncommands (child processes, one run each):")
+        print(format_command_table(commands))
+    verdicts = [r.ok for r in rows] + [r.ok for r in envs] + [r.ok for r in commands]
+    ok = all(v is not False for v in verdicts)
     if args.out is not None:
         report = {
             "preset": args.preset,
@@ -365,19 +407,26 @@ def _run(args: argparse.Namespace, cfg: hitl_env.Config, overrides: dict) -> int
             "full": args.full,
             "yardstick_customers": args.yardstick_customers,
             "repeats": args.repeats,
+            "env_steps": args.env_steps,
+            "train_steps": args.train_steps,
+            "train_config": args.train_config,
+            "train_overrides": args.train_overrides,
             "cpu_count": os.cpu_count(),
             "python": platform.python_version(),
             "platform": platform.platform(),
             "hitl_env": hitl_env.__version__,
             "rows": [r.to_dict() for r in rows],
-            "ok": all(r.ok for r in rows),
+            "env_rows": [r.to_dict() for r in envs],
+            "train_rows": [r.to_dict() for r in training],
+            "command_rows": [r.to_dict() for r in commands],
+            "ok": ok,
             "command": command_line(PROG, args.argv),
             "status": "complete",
         }
         path = args.out / "bench.json"
         write_json(path, json.loads(json.dumps(report, default=str)))
-        _log(f"wrote {path}", args.quiet)
-    return 1 if args.fail_below and not all(r.ok for r in rows) else 0
+        log(f"wrote {path}")
+    return 1 if args.fail_below and not ok else 0
 
 
 if __name__ == "__main__":

@@ -178,7 +178,10 @@ class TeamEnv(gym.Env):
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
         if self.sim is None or not self.active:
             raise RuntimeError("call reset() before step(): no episode is running")
-        if not (type(action) is int and 0 <= action <= 1) and not self.action_space.contains(action):  # fast path
+        # fast path for the actions users (int) and SB3's vector envs (np.int64) pass; anything else is checked in full
+        if not ((type(action) is int or type(action) is np.int64) and 0 <= action <= 1) and not (
+            self.action_space.contains(action)
+        ):
             raise ValueError(f"action must be 0 or 1, got {action!r}")
         if self.decision is not None:  # (None: a shift with no decision at all ends at its first step)
             self.sim.decide(bool(action))  # the core applies the mask (TeamSim.decide)

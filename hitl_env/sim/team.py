@@ -72,6 +72,30 @@ def parameters(cfg: Config) -> np.ndarray:
     return np.array([float(values[k]) for k in K.PARAMS])
 
 
+_ENTRY_POINTS: dict[tuple, tuple] = {}
+"""The compiled loop's entry points (``advance``, ``resume``) by :func:`_layout` of the state."""
+
+
+def _layout(state: K.State) -> tuple:
+    """What numba's type of ``state`` depends on: each array's dtype, dimensions and memory layout."""
+    return tuple(
+        (a.dtype, a.ndim, a.flags.c_contiguous, a.flags.f_contiguous, a.flags.writeable, a.flags.aligned) for a in state
+    )
+
+
+def _entry_points(state: K.State) -> tuple:
+    """Machine code of ``advance`` and ``resume`` for the state's types, called without numba's per-call
+    type dispatch (half a call's cost). Looked up by :func:`_layout`: typing the state costs about
+    a millisecond, more than the rest of a team's construction."""
+    key = _layout(state)
+    found = _ENTRY_POINTS.get(key)
+    if found is None:
+        st = numba.typeof(state)
+        advance = K.advance.compile((st, numba.float64, numba.boolean))
+        found = _ENTRY_POINTS[key] = advance, K.resume.compile((st, numba.int64, numba.boolean))
+    return found
+
+
 class TeamSim:
     """One team's queue, workers and chats, advanced by :meth:`run`.
 
@@ -160,10 +184,7 @@ class TeamSim:
         self._state = state
         self.rec = {k: state.XI[:, getattr(K.xi, k)] for k in K.INT_RECORDS}
         self.rec.update({k: state.XF[:, getattr(K.xf, k)] for k in K.FLOAT_RECORDS})
-        st = numba.typeof(state)
-        # machine code for these types, called without numba's per-call type dispatch (half the call's cost)
-        self._advance = K.advance.compile((st, numba.float64, numba.boolean))
-        self._resume = K.resume.compile((st, numba.int64, numba.boolean))
+        self._advance, self._resume = _entry_points(state)
 
     def __getstate__(self) -> dict:
         drop = {"rec", "_advance", "_resume"}  # views and machine code: rebound on load
@@ -224,12 +245,14 @@ class TeamSim:
     def _refill(self) -> None:
         """Put a new block of draws behind the rows left (rows are taken from the end)."""
         r, st = self.rng, self._state
-        block = np.hstack(
-            [r.standard_normal((BLOCK_ROWS, 2)), r.random((BLOCK_ROWS, 6)), r.standard_exponential((BLOCK_ROWS, 2))]
-        )
         left = st.S[K.s.b_left]
-        self._state = st._replace(B=np.vstack([block, st.B[:left]]))  # same types: the entry points still fit
-        self._state.S[K.s.b_left] = len(self._state.B)
+        B = np.empty((BLOCK_ROWS + left, st.B.shape[1]))  # the new block, then the rows left (one copy, no stacking)
+        B[:BLOCK_ROWS, 0:2] = r.standard_normal((BLOCK_ROWS, 2))
+        B[:BLOCK_ROWS, 2:8] = r.random((BLOCK_ROWS, 6))
+        B[:BLOCK_ROWS, 8:10] = r.standard_exponential((BLOCK_ROWS, 2))
+        B[BLOCK_ROWS:] = st.B[:left]
+        self._state = st._replace(B=B)  # same types: the entry points still fit
+        st.S[K.s.b_left] = len(B)
 
     def take_finished(self) -> list[int]:
         """The chats closed since the last call, in order (each is handed out once)."""
