@@ -58,7 +58,7 @@ CI_FIELDS = ("category", "solvable", "misread", "ai_need", "tech_round", "rule_e
 XF_FIELDS = ("f", "progress", "need", "att", "reading", "reading_min", "confidence_sum", *FLOAT_RECORDS)
 XI_FIELDS = ("mode", "low_run", *INT_RECORDS)
 # one row per field, one column per worker (WF float, WI int) or per category (CAT)
-WF_FIELDS = ("speed", "skill", "empathy", "att_load", "monitoring")
+WF_FIELDS = ("skill", "empathy", "att_load", "monitoring")
 WI_FIELDS = ("treated", "held", "online", "ai_held")
 CAT_FIELDS = ("eligible", "attention", "handoff_work", "handoff_resolve")
 # one row per field, then (workers, days): what drifts from day to day
@@ -108,7 +108,7 @@ class State(NamedTuple):
     XI: np.ndarray  # (chats, XI_FIELDS) int: state and records
     WF: np.ndarray  # (WF_FIELDS, workers) float
     WI: np.ndarray  # (WI_FIELDS, workers) int
-    WD: np.ndarray  # (WD_FIELDS, workers, days) float: the workers' day-to-day drift
+    WD: np.ndarray  # (WD_FIELDS, workers, days) float: each day's reply-lag multiplier and care
     HT: np.ndarray  # (capacity,) the event heap's times
     HI: np.ndarray  # (capacity, 3) its (sequence number, event kind, chat or worker)
     Q: np.ndarray  # (chats,) the queue, FIFO

@@ -146,7 +146,7 @@ class TeamSim:
         XI = np.zeros((n, len(K.XI_FIELDS)), np.int64)
         XI[:, K.xi.mode] = QUEUED
         XI[:, K.xi.takeover_round] = -1
-        rows = {"speed": workers.speed, "skill": workers.skill, "empathy": workers.empathy, "att_load": np.zeros(nw),
+        rows = {"skill": workers.skill, "empathy": workers.empathy, "att_load": np.zeros(nw),
                 "monitoring": cfg.ai.monitoring_attention * workers.monitoring}  # fmt: skip
         WF = np.array([rows[k] for k in K.WF_FIELDS])
         drift = {"speed": workers.speed[:, None] * workers.speed_drift, "care": workers.care_drift}
@@ -163,7 +163,6 @@ class TeamSim:
         )  # fmt: skip
         self.t_arr, self.category = C.t, C.category
         self.pending: tuple[str, int, float] | None = None  # (kind, chat, time) of a decision awaiting decide()
-        self._finished: list[int] = []
         K.schedule_shifts(self.state, on.astype(float), off.astype(float))
 
     @property
