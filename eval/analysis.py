@@ -53,7 +53,7 @@ ESCALATED = ESCALATIONS[1:]  # technical, emotional, human: every type but "none
 TYPES = (*ESCALATED, "none")
 SPILLOVER = {"concurrency_pct": "concurrency", "switch_aways_pct": "switch_aways", "away_time_pct": "away_time_s"}
 EFFORT = {"worker_messages": "messages_worker", "round_share": "round_share", "reply_lag_s": "reply_lag_mean_s",
-          "proactivity": "proactivity", "empathy": "empathy"}  # fmt: skip
+          "proactivity": "proactivity", "empathy": "empathy", "empathy_expected": "empathy_expected"}  # fmt: skip
 TIMING = {"takeover_round": "takeover_round", "takeover_time_s": "takeover_time_s",
           "frustration_at_takeover": "frustration_takeover"}  # fmt: skip
 MATCH_ON = ("day", "hour", "log_queue_wait", "worker_pre_log_duration")

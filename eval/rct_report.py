@@ -111,7 +111,8 @@ def findings(r: dict[str, Any], on: str = "estimate") -> list[Finding]:
         on: ``"estimate"`` checks the paper-style estimates (finding 2 also asks that the
             AI-eligible rating loss be significant); ``"true"`` checks the true effects from the
             replay with common random numbers, free of the estimators' sampling noise and
-            selection. Effort and timing (findings 8 and 9) are means, the same either way.
+            selection. Effort and timing (findings 8 and 9) are means, the same either way,
+            except finding 8's empathy, which on the true effects is its expectation.
     """
     if on not in ("estimate", "true"):
         raise ValueError(f"on must be 'estimate' or 'true', got {on!r}")
@@ -154,7 +155,7 @@ def findings(r: dict[str, Any], on: str = "estimate") -> list[Finding]:
         Finding(7, "rating order emotional < human-initiated < technical",
                 " < ".join(f"{k} {e[k]['rating']:+.3f}" for k in ("emotional", "human", "technical")),
                 e["emotional"]["rating"] < e["human"]["rating"] < e["technical"]["rating"]),
-        _effort_finding(eff),
+        _effort_finding(eff, on),
         Finding(9, "emotional escalations come later and at higher frustration",
                 ", ".join(f"{k} round {tim[k]['takeover_round']:.2f} / {tim[k]['takeover_time_s']:.0f} s / "
                           f"f {tim[k]['frustration_at_takeover']:.2f}" for k in ("emotional", *others)),
@@ -171,15 +172,19 @@ def findings(r: dict[str, Any], on: str = "estimate") -> list[Finding]:
     return out
 
 
-def _effort_finding(eff: dict[str, dict[str, float]]) -> Finding:
+def _effort_finding(eff: dict[str, dict[str, float]], on: str) -> Finding:
+    """Finding 8. On the true effects, empathy is its expectation (the handling workers' chance of
+    an empathetic reply), free of the reply draws' noise (an SE of about 0.012 at full scale)."""
     em, others = eff["emotional"], ("technical", "human")
     lower = ("worker_messages", "round_share", "proactivity")
+    empathy = "empathy_expected" if on == "true" else "empathy"
     holds = all(em[m] < eff[k][m] for k in others for m in lower) and all(
-        em["reply_lag_s"] > eff[k]["reply_lag_s"] and abs(em["empathy"] - eff[k]["empathy"]) < 0.02 for k in others
+        em["reply_lag_s"] > eff[k]["reply_lag_s"] and abs(em[empathy] - eff[k][empathy]) < 0.02 for k in others
     )
     figures = "; ".join(
         f"{k}: messages {eff[k]['worker_messages']:.2f}, round share {eff[k]['round_share']:.2f}, "
-        f"lag {eff[k]['reply_lag_s']:.1f} s, proactivity {eff[k]['proactivity']:.2f}, empathy {eff[k]['empathy']:.3f}"
+        f"lag {eff[k]['reply_lag_s']:.1f} s, proactivity {eff[k]['proactivity']:.2f}, "
+        f"{empathy.replace('_', ' ')} {eff[k][empathy]:.3f}"
         for k in ("emotional", *others)
     )
     return Finding(8, "after emotional escalations workers disengage, empathy the same", figures, holds)

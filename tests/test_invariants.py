@@ -225,8 +225,12 @@ def check_invariants(df: pd.DataFrame, cfg: Config) -> None:
         assert (df.loc[df["wait_s"].notna(), "rounds"] >= 1).all(), "a chat got a reply with no round"
     # shares in [0, 1]; effort in [floor, 1] for human-handled chats, up to 1 + takeover_boost after
     # a hand takeover (the worker chose to step in)
-    for col in ("round_share", "proactivity", "empathy"):
+    for col in ("round_share", "proactivity", "empathy", "empathy_expected"):
         _in_unit(df, col)
+    # the expected empathy is there exactly where the drawn one is, and is one number per worker
+    assert (df["empathy_expected"].isna() == df["empathy"].isna()).all()
+    per_worker = df.dropna(subset=["empathy_expected"]).groupby("worker_id", observed=True)["empathy_expected"]
+    assert (per_worker.nunique() == 1).all()
     handled = df[df["human_rounds"] > 0]
     eff = handled["effort"].to_numpy(dtype=float)
     chose = (handled["escalation"] == "human").to_numpy(bool)
@@ -340,6 +344,11 @@ def test_default_preset_small_invariants(default_small):
 
 def test_default_preset_small_rounds_and_shares(default_small):
     _, df = default_small
+    # empathy is a per-worker chance: over a worker's chats the drawn share averages to it
+    by = df.dropna(subset=["empathy"]).groupby("worker_id", observed=True)
+    drawn = by.apply(lambda g: (g["empathy"] * g["human_rounds"]).sum() / g["human_rounds"].sum(), include_groups=False)
+    assert np.abs(drawn - by["empathy_expected"].first()).max() < 0.08
+    assert by["empathy_expected"].first().std() > 0.02
     replied = df["wait_s"].notna()
     assert replied.any()
     assert (df.loc[replied, "rounds"] >= 1).all()

@@ -164,6 +164,21 @@ def test_findings_on_true_effects_read_the_true_values(guard) -> None:
         findings(r, on="truth")
 
 
+def test_finding_8_on_true_effects_reads_the_expected_empathy(guard) -> None:
+    r = json.loads(json.dumps(guard))
+    eff = r["effort"]
+    eff["emotional"].update(worker_messages=1.0, round_share=0.5, proactivity=0.1, reply_lag_s=60.0)
+    for k in ("technical", "human"):
+        eff[k].update(worker_messages=2.0, round_share=0.9, proactivity=0.3, reply_lag_s=30.0)
+    for k, drawn in (("emotional", 0.336), ("technical", 0.300), ("human", 0.301)):
+        eff[k].update(empathy=drawn, empathy_expected=0.300 + (k == "emotional") * 0.001)
+    # a draw 0.036 off (the size seen at full scale) fails the estimate; the expectation holds
+    assert not findings(r)[7].holds and findings(r, on="true")[7].holds
+    assert "empathy expected 0.301" in findings(r, on="true")[7].figures
+    eff["emotional"]["empathy_expected"] = 0.330  # workers who are less empathetic by 0.03 fail it
+    assert not findings(r, on="true")[7].holds
+
+
 def test_replications_write_each_seed_and_a_summary_of_them(tiny, tmp_path: Path, capsys) -> None:
     out = tmp_path / "rep"
     assert main([*TINY, "--seeds", "2", "--no-plot", "--no-records", "--out", str(out)]) == 0  # seeds 1 and 2
