@@ -36,6 +36,15 @@ NONE, TECHNICAL, EMOTIONAL, HUMAN_INIT = 0, 1, 2, 3
 FINISHED, ROUTE, TAKEOVER, REFILL = 0, 1, 2, 3
 DAY_S = 86_400.0
 
+# Every function here takes the whole State, a tuple of arrays, and allocates nothing. With
+# numba's runtime (NRT) on, each call increfs and decrefs every array in the tuple (atomically);
+# numba prunes that for array arguments but not for tuples of them, and the loop ran about 1.6x
+# slower than with arrays passed one by one. Off, there is no reference counting at all: the
+# arrays belong to TeamSim, which outlives every call. (`_nrt` is numba's own option for this;
+# tests/test_architecture.py checks that each function here has it.)
+jit = njit(cache=True, _nrt=False)
+jit_inline = njit(cache=True, _nrt=False, inline="always")
+
 
 def columns(name: str, fields: tuple[str, ...]) -> Any:
     """The index of each field by name: ``columns("X", ("a", "b")).b == 1``."""
@@ -122,7 +131,7 @@ class State(NamedTuple):
 
 
 # ----------------------------------------------------------------- the event heap
-@njit(cache=True)
+@jit
 def push(st, t, kind, c):
     """Schedule event ``kind`` of chat (or worker) ``c`` at ``t``; ties: first pushed, first out."""
     HT, HI, S = st.HT, st.HI, st.S
@@ -143,7 +152,7 @@ def push(st, t, kind, c):
     HI[i, 0], HI[i, 1], HI[i, 2] = seq, kind, c
 
 
-@njit(cache=True)
+@jit
 def schedule_shifts(st, on, off):
     """Push each worker's shift starts and ends (``(workers, days)`` times), worker by worker."""
     for w in range(on.shape[0]):
@@ -152,7 +161,7 @@ def schedule_shifts(st, on, off):
             push(st, off[w, d], SHIFT_OFF, w)
 
 
-@njit(cache=True, inline="always")
+@jit_inline
 def _pop(st):
     HT, HI, S = st.HT, st.HI, st.S
     t, kind, c = HT[0], HI[0, 1], HI[0, 2]
@@ -179,7 +188,7 @@ def _pop(st):
     return t, kind, c
 
 
-@njit(cache=True, inline="always")
+@jit_inline
 def _row(st):
     """Index of the next row of draws in ``B`` (rows are taken from the end)."""
     S = st.S
@@ -190,7 +199,7 @@ def _row(st):
 
 
 # ----------------------------------------------------------------- the loop
-@njit(cache=True)
+@jit
 def advance(st, until, route_hook):
     """Run events until a decision is due, the events run out, or the next one is after ``until``.
 
@@ -226,7 +235,7 @@ def advance(st, until, route_hook):
             return TAKEOVER
 
 
-@njit(cache=True, inline="always")
+@jit_inline
 def _event(st):
     """Run the next event of the heap; True when it makes the supervisor's decision due."""
     XI, WI, S = st.XI, st.WI, st.S
@@ -253,7 +262,7 @@ def _event(st):
     return False
 
 
-@njit(cache=True)
+@jit
 def resume(st, kind, action):
     """Apply the pending decision: eligible (``kind == ROUTE``) or take over (``TAKEOVER``).
 
@@ -274,7 +283,7 @@ def resume(st, kind, action):
 
 
 # ----------------------------------------------------------------- arrivals and queue
-@njit(cache=True)
+@jit
 def _admit(st, c, eligible):
     CF, XI, Q, S = st.CF, st.XI, st.Q, st.S
     t = CF[c, cf.t]
@@ -289,7 +298,7 @@ def _admit(st, c, eligible):
         _assign(st, c, w, t)
 
 
-@njit(cache=True, inline="always")
+@jit_inline
 def _free_worker(st):
     """The online worker with the fewest chats below the cap (round-robin ties), or -1."""
     WI, S, P = st.WI, st.S, st.P
@@ -305,7 +314,7 @@ def _free_worker(st):
     return best
 
 
-@njit(cache=True)
+@jit
 def _drain_queue(st, t):
     XI, Q, S = st.XI, st.Q, st.S
     while S[s.q_head] < S[s.q_tail]:
@@ -321,7 +330,7 @@ def _drain_queue(st, t):
         _assign(st, c, w, t)
 
 
-@njit(cache=True)
+@jit
 def _assign(st, c, w, t):
     CF, CI, XF, XI, WI, B, P, CAT = st.CF, st.CI, st.XF, st.XI, st.WI, st.B, st.P, st.CAT
     XI[c, xi.worker] = w
@@ -349,7 +358,7 @@ def _assign(st, c, w, t):
         _start_human(st, c, w, t, 1.0, CF[c, cf.work], CAT[cat.attention, k])
 
 
-@njit(cache=True, inline="always")
+@jit_inline
 def _set_attention(st, c, w, a):
     XF, WF = st.XF, st.WF
     WF[wf.att_load, w] += a - XF[c, xf.att]
@@ -357,7 +366,7 @@ def _set_attention(st, c, w, a):
 
 
 # ----------------------------------------------------------------- human handling
-@njit(cache=True, inline="always")
+@jit_inline
 def _start_human(st, c, w, t, effort, work, attention):
     XF, XI = st.XF, st.XI
     XI[c, xi.mode] = HUMAN
@@ -368,7 +377,7 @@ def _start_human(st, c, w, t, effort, work, attention):
     push(st, t, ROUND, c)
 
 
-@njit(cache=True, inline="always")
+@jit_inline
 def _human_round(st, c, t):
     """One round of a human-handled chat: the customer's message and the worker's reply."""
     XF, XI, WF, WI, B, P = st.XF, st.XI, st.WF, st.WI, st.B, st.P
@@ -431,13 +440,13 @@ def _human_round(st, c, t):
         push(st, t_reply + P[p.customer_reply_s] * e2 if answered else t_reply, ROUND, c)
 
 
-@njit(cache=True, inline="always")
+@jit_inline
 def _day(st, t):
     """The day of time ``t`` (the last day for times past it)."""
     return min(int(t // DAY_S), st.WD.shape[2] - 1)
 
 
-@njit(cache=True, inline="always")
+@jit_inline
 def _set_f(st, c, f):
     XF = st.XF
     XF[c, xf.f] = f
@@ -445,7 +454,7 @@ def _set_f(st, c, f):
         XF[c, xf.f_peak] = f
 
 
-@njit(cache=True, inline="always")
+@jit_inline
 def _leave(st, c, t):
     CF, XI, P = st.CF, st.XI, st.P
     XI[c, xi.abandoned] = 1
@@ -455,7 +464,7 @@ def _leave(st, c, t):
 
 
 # ----------------------------------------------------------------- AI handling
-@njit(cache=True)
+@jit
 def _ai_round(st, c, t):
     """One AI round; True when the supervisor's decision is due (its view is in ``V``)."""
     CF, CI, XF, XI, WI, B, S, SF, P, V = st.CF, st.CI, st.XF, st.XI, st.WI, st.B, st.S, st.SF, st.P, st.V
@@ -513,7 +522,7 @@ def _ai_round(st, c, t):
     return False
 
 
-@njit(cache=True)
+@jit
 def _escalate(st, c, t, kind):
     CF, CI, XF, XI, WI, P, CAT = st.CF, st.CI, st.XF, st.XI, st.WI, st.P, st.CAT
     f, n = XF[c, xf.f], XI[c, xi.ai_rounds]
@@ -536,7 +545,7 @@ def _escalate(st, c, t, kind):
 
 
 # ----------------------------------------------------------------- endings
-@njit(cache=True)
+@jit
 def _finish(st, c, t):
     """A chat's last reply is in: settle resolution, emotion, rating and retrial."""
     CF, CI, XF, XI, WF, P, CAT = st.CF, st.CI, st.XF, st.XI, st.WF, st.P, st.CAT
@@ -576,7 +585,7 @@ def _finish(st, c, t):
     _close(st, c, t)
 
 
-@njit(cache=True)
+@jit
 def _close(st, c, t):
     XF, XI, WI, FIN, S = st.XF, st.XI, st.WI, st.FIN, st.S
     XF[c, xf.end_t] = t

@@ -137,7 +137,9 @@ def team_records(sim: TeamSim, job: TeamJob) -> pd.DataFrame:
             "round_share": r["worker_rounds"] / n_human,
             "proactivity": r["proactive"] / r["worker_rounds"],
             "empathy": r["empathetic"] / r["worker_rounds"],
-            "empathy_expected": np.where(r["worker_rounds"] > 0, job.workers.empathy[np.where(assigned, worker, 0)], np.nan),
+            "empathy_expected": np.where(
+                r["worker_rounds"] > 0, job.workers.empathy[np.where(assigned, worker, 0)], np.nan
+            ),
             "effort": np.where(n_human > 0, r["effort"], np.nan),
             "frustration_takeover": r["f_takeover"],
             "frustration_peak": r["f_peak"],
