@@ -85,11 +85,14 @@ class Category(_Section):
     ai_solvable: float = param(0.0, 0.0, 1.0, "probability the issue is within the AI's capability")
     attention: float = param(1.0, 0.0, 50.0, "attention a human-handled chat of this category demands")
     ai_allowed: bool = param(True, doc="a router may send this category to the AI (policy action mask)")
+    keyword_share: float = param(0.0, 0.0, 1.0, "share of the category's chats the router's keywords mark eligible")
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.eligible and not self.ai_allowed:
             raise ConfigError("eligible=true needs ai_allowed=true: the rule would send the category to the AI")
+        if self.keyword_share > 0 and not self.ai_allowed:
+            raise ConfigError("keyword_share > 0 needs ai_allowed=true: the rule would send chats to the AI")
 
 
 @dataclass(frozen=True)
@@ -169,6 +172,8 @@ class Effort(_Section):
     lag_exponent: float = param(0.7, 0.0, 5.0, "reply lag scales as effort ** -exponent")
     passive_progress: float = param(0.5, 0.0, 1.0, "work units a non-proactive reply achieves")
     nudge_s: float = param(35.0, 0.0, 3600.0, "mean time before a customer nudges an unanswered round")
+    bonus: float = param(0.0, 0.0, 10.0, "bonus per recovered rating after an escalation (0: no incentive)")
+    bonus_response: float = param(0.0, 0.0, 10.0, "share of the post-escalation effort gap one unit of bonus closes")
 
 
 @dataclass(frozen=True)
@@ -216,6 +221,9 @@ class Monitor(_Section):
     emotional_threshold: float = param(1.0, -10.0, 10.0, "fires when the reading falls below -threshold")
     emotional_rounds: int = param(2, 1, 100, "consecutive rounds below the threshold before it fires")
     sentiment_noise: float = param(0.25, 0.0, 10.0, "sd of the sentiment reading around -frustration")
+    predictive: bool = param(False, doc="the predictive (trend) sentiment trigger is on")
+    trend_threshold: float = param(0.3, 0.0, 10.0, "predictive trigger: fires when the reading falls by more than this")
+    predictive_level: float = param(0.5, -10.0, 10.0, "predictive trigger: and the reading is below -level")
 
 
 @dataclass(frozen=True)

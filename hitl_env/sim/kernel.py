@@ -95,7 +95,8 @@ PARAMS = (
     "resolution_relief", "rating_base", "rating_resolved", "rating_peak", "rating_end", "rating_noise",
     "style_penalty", "rate_base", "rate_frustration", "retrial_base", "retrial_unresolved",
     "retrial_frustration", "margin", "gatekeeper_penalty", "rating_cut_1", "rating_cut_2", "rating_cut_3",
-    "rating_cut_4", "confidence_rounds", "takeover_boost", "takeover_read_s",
+    "rating_cut_4", "confidence_rounds", "takeover_boost", "takeover_read_s", "predictive", "trend_threshold",
+    "predictive_level", "bonus", "bonus_response",
 )  # fmt: skip
 cf, ci, xf, xi = columns("CF", CF_FIELDS), columns("CI", CI_FIELDS), columns("XF", XF_FIELDS), columns("XI", XI_FIELDS)
 wf, wi, cat, wd = (
@@ -500,6 +501,8 @@ def _ai_round(st, c, t):
         _escalate(st, c, t_reply, TECHNICAL)
     elif P[p.emotional] and low >= P[p.emotional_rounds]:
         _escalate(st, c, t_reply, EMOTIONAL)
+    elif P[p.predictive] and trend < -P[p.trend_threshold] and reading < -P[p.predictive_level]:
+        _escalate(st, c, t_reply, EMOTIONAL)  # the predictive sentiment trigger: a falling reading
     elif u_ab < P[p.hazard_base] + P[p.hazard_slope] * max(0.0, XF[c, xf.f]):
         _leave(st, c, t_reply)
     else:
@@ -535,6 +538,8 @@ def _escalate(st, c, t, kind):
     late = max(0.0, n - P[p.lateness_grace_rounds])
     excess = max(0.0, f - P[p.frustration_grace])
     effort = max(P[p.effort_floor], math.exp(-P[p.frustration_slope] * excess - P[p.lateness_slope] * late))
+    if P[p.bonus] > 0.0:  # a bonus for recovered ratings closes part of the effort gap
+        effort += (1.0 - effort) * min(1.0, P[p.bonus_response] * P[p.bonus])
     read = P[p.handoff_read_s]
     if kind == HUMAN_INIT:  # the worker chose to step in, and has been reading the chat
         effort *= 1.0 + P[p.takeover_boost]

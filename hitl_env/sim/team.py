@@ -65,6 +65,8 @@ def parameters(cfg: Config) -> np.ndarray:
         "margin": sv.max_concurrency + 2,
         "gatekeeper_penalty": ai.gatekeeper_penalty, "confidence_rounds": ai.confidence_rounds,
         "takeover_boost": ef.takeover_boost, "takeover_read_s": sv.takeover_read_s,
+        "predictive": mon.predictive, "trend_threshold": mon.trend_threshold,
+        "predictive_level": mon.predictive_level, "bonus": ef.bonus, "bonus_response": ef.bonus_response,
         **{f"rating_cut_{k + 1}": cut for k, cut in enumerate(out.rating_cuts)},
     }  # fmt: skip
     if values.keys() != set(K.PARAMS):
@@ -134,6 +136,9 @@ class TeamSim:
         # one row per chat (its fields share cache lines), one column per field
         CF = np.column_stack([getattr(C, k) for k in K.CF_FIELDS])
         rule = CAT[K.cat.eligible].astype(np.int64)[C.category]
+        share = np.array([c.keyword_share for c in cats])
+        if share.any():  # the router's keywords mark a share of a category eligible, with the chat's U_route
+            rule = rule | (C.u_route < share[C.category]).astype(np.int64)
         ints = {"category": C.category, "solvable": C.solvable, "misread": C.misread, "ai_need": C.ai_need,
                 "tech_round": C.tech_round, "rule_eligible": rule}  # fmt: skip
         CI = np.column_stack([ints[k] for k in K.CI_FIELDS]).astype(np.int64)
