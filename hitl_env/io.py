@@ -42,6 +42,7 @@ OUTPUTS: dict[str, tuple[str, ...]] = {
     "hitl-train": ("run.json", "config.yaml", "final_model.zip", "best_model.zip", "interrupted_model.zip",
                    "eval", "checkpoints", "tb"),
     "hitl-bench": ("bench.json",),
+    "hitl-whatif": ("results.json", "whatif.csv", "whatif.png"),
 }  # fmt: skip
 """What each command writes in its ``--out`` (names or glob patterns), manifest first."""
 MANIFESTS = ("run.json", "results.json", "summary.json")
