@@ -44,7 +44,6 @@ import math
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -226,7 +225,8 @@ def _run(args: argparse.Namespace, cfgs: dict[str, Config], first: dict[str, dic
             plot_effects(table, tmp)
         files["whatif.png"] = None
     results = {
-        "preset": args.preset, "seeds": list(seeds), "designs": {n: dict(DESIGNS[n].overrides) for n in cfgs if n != BASE},
+        "preset": args.preset, "seeds": list(seeds),
+        "designs": {n: dict(DESIGNS[n].overrides) for n in cfgs if n != BASE},
         "policies": {k: getattr(args, k) for k in DEFAULTS}, "frustrated_threshold": FRUSTRATED,
         "table": table.to_dict(orient="records"), "runs": runs, "runtime_s": runtime,
         "config": cfgs[BASE].to_dict(), "command": command,
