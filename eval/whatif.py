@@ -21,6 +21,10 @@ chats (the period with the AI on; the same customers arrive in both runs):
                    monitor's threshold, fixed so that a design that moves the threshold does not
                    move the definition), per scheduled online hour of the treated workers
                    (``n_treated x days_post x shift_hours``)
+``supervisor_load`` the emotional load of the workers who supervise AI chats: the same count over
+                   the escalations their supervisors handled, per scheduled hour of those
+                   workers (every treated worker under integrated roles; the supervisors,
+                   :func:`hitl_env.sim.team.supervisors`, under ``specialized``)
 ``ai_share``       share of chats routed to the AI
 =================  ==============================================================================
 
@@ -56,12 +60,13 @@ from hitl_env.io import OutputError, atomic_path, command_line, prepare_out, wri
 from hitl_env.procs import interrupted
 from hitl_env.sim.run import simulate
 from hitl_env.sim.size import TooLarge, check_size
+from hitl_env.sim.team import supervisors
 
 PROG = "hitl-whatif"
 BASE = "default"
 FRUSTRATED = 1.0
 """Frustration at takeover above which an escalated customer counts in the emotional load."""
-METRICS = ("duration_s", "rating", "retrial", "worker_min", "emotional_load", "ai_share")
+METRICS = ("duration_s", "rating", "retrial", "worker_min", "emotional_load", "supervisor_load", "ai_share")
 
 
 def metrics(df: pd.DataFrame, cfg: Config) -> dict[str, float]:
@@ -73,15 +78,35 @@ def metrics(df: pd.DataFrame, cfg: Config) -> dict[str, float]:
     worker_min = np.where(hand, (post["end_s"] - start).to_numpy() / 60.0, 0.0)
     e = cfg.experiment
     hours = e.n_treated * e.days_post * cfg.arrivals.shift_hours
-    frustrated = int((esc & (post["frustration_takeover"] > FRUSTRATED)).sum())
+    frustrated = esc & (post["frustration_takeover"] > FRUSTRATED)
+    sup = supervising_workers(df, cfg)
+    sup_hours = len(sup) * e.days_post * cfg.arrivals.shift_hours
+    sup_frustrated = int((frustrated & post["worker_id"].isin(sup)).sum())
+    frustrated = int(frustrated.sum())
     return {
         "duration_s": float(post["duration_s"].mean()),
         "rating": float(post["rating"].mean()),
         "retrial": float(post["retrial"].mean()),
         "worker_min": float(np.nanmean(worker_min)),
         "emotional_load": frustrated / hours if hours > 0 else math.nan,
+        "supervisor_load": sup_frustrated / sup_hours if sup_hours > 0 else math.nan,
         "ai_share": float(post["routed_ai"].mean()),
     }
+
+
+def supervising_workers(df: pd.DataFrame, cfg: Config) -> np.ndarray:
+    """Ids of the workers who supervise AI chats: the treated ones, or their supervisors under ``specialized``.
+
+    Arms are read from the records (a worker who never took a chat is left out).
+    """
+    arms = df.dropna(subset=["worker_id"]).groupby("worker_id", observed=True)["arm"].first()
+    treated = np.zeros(cfg.experiment.workers, bool)
+    treated[arms.index.to_numpy(dtype=int)] = (arms == "treatment").to_numpy()
+    if cfg.supervisor.specialized_share == 0:
+        return np.flatnonzero(treated)
+    size = cfg.experiment.team_size
+    roles = [supervisors(cfg, treated[k : k + size]) for k in range(0, len(treated), size)]
+    return np.flatnonzero(np.concatenate(roles))
 
 
 def effect_table(runs: dict[str, list[dict[str, float]]]) -> pd.DataFrame:

@@ -232,6 +232,9 @@ class Supervisor(_Section):
     sentiment_slope: float = param(0.16, 0.0, 10.0, "added chance per unit of negative reading")
     sentiment_level: float = param(0.2, -10.0, 10.0, "reading below -level adds to the chance")
     max_hand_chats: int = param(4, 0, 50, "a worker handling this many chats by hand cannot take over another")
+    specialized_share: float = param(
+        0.0, 0.0, 1.0, "share of each team's treated workers who only supervise AI chats (0: integrated roles)"
+    )
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,10 @@ designs" states each mechanism, its parameters and what every value rests on.
 ``wider_scope_40``          40%: all of ``product_inquiry`` and 61.3% of ``order_modification``
 ``incentive``               a bonus for recovered ratings after escalations: bonus 1, effort
                             response 0.5 (half the post-escalation effort gap closes)
+``integrated``              today's roles (no overrides: the default itself, effect 0)
+``specialized``             30% of each team's treated workers supervise AI chats and take their
+                            escalations; the others handle AI-ineligible chats (either role
+                            covers for the other when none of its workers has a free slot)
 ==========================  ===================================================================
 """
 
@@ -69,6 +73,9 @@ DESIGNS: dict[str, Design] = {
         Design("wider_scope_40", "AI-eligible share 40% (+ order changes, AI solves 30%)", _scope(40.0)),
         Design("incentive", "bonus for recovered ratings after escalations (response 0.5)",
                {"effort.bonus": 1.0, "effort.bonus_response": 0.5}),
+        Design("integrated", "today's roles: every treated worker supervises and handles chats", {}),
+        Design("specialized", "30% of each team's treated workers only supervise AI chats and take escalations",
+               {"supervisor.specialized_share": 0.3}),
     )
 }  # fmt: skip
 

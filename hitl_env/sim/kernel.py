@@ -68,7 +68,7 @@ XF_FIELDS = ("f", "progress", "need", "att", "reading", "reading_min", "confiden
 XI_FIELDS = ("mode", "low_run", *INT_RECORDS)
 # one row per field, one column per worker (WF float, WI int) or per category (CAT)
 WF_FIELDS = ("skill", "empathy", "att_load", "monitoring")
-WI_FIELDS = ("treated", "held", "online", "ai_held")
+WI_FIELDS = ("treated", "held", "online", "ai_held", "supervisor")
 CAT_FIELDS = ("eligible", "attention", "handoff_work", "handoff_resolve")
 # one row per field, then (workers, days): what drifts from day to day
 WD_FIELDS = ("speed", "care")
@@ -96,7 +96,7 @@ PARAMS = (
     "style_penalty", "rate_base", "rate_frustration", "retrial_base", "retrial_unresolved",
     "retrial_frustration", "margin", "gatekeeper_penalty", "rating_cut_1", "rating_cut_2", "rating_cut_3",
     "rating_cut_4", "confidence_rounds", "takeover_boost", "takeover_read_s", "predictive", "trend_threshold",
-    "predictive_level", "bonus", "bonus_response",
+    "predictive_level", "bonus", "bonus_response", "specialized",
 )  # fmt: skip
 cf, ci, xf, xi = columns("CF", CF_FIELDS), columns("CI", CI_FIELDS), columns("XF", XF_FIELDS), columns("XI", XI_FIELDS)
 wf, wi, cat, wd = (
@@ -289,7 +289,7 @@ def _admit(st, c, eligible):
     CF, XI, Q, S = st.CF, st.XI, st.Q, st.S
     t = CF[c, cf.t]
     XI[c, xi.eligible] = 1 if eligible else 0
-    w = _free_worker(st)
+    w = _free_worker_for(st, c)
     if w < 0:
         Q[S[s.q_tail]] = c
         S[s.q_tail] += 1
@@ -315,6 +315,28 @@ def _free_worker(st):
     return best
 
 
+@jit_inline
+def _free_worker_for(st, c):
+    """The worker chat ``c`` goes to: :func:`_free_worker`, or under the specialized role design
+    (post period), the least-loaded supervisor for an eligible chat and the least-loaded other
+    worker for the rest, anyone with a free slot when no worker of that role has one."""
+    CF, XI, WI, S, P = st.CF, st.XI, st.WI, st.S, st.P
+    if not P[p.specialized] or CF[c, cf.t] < P[p.post_start]:
+        return _free_worker(st)
+    want = 1 if XI[c, xi.eligible] else 0
+    nw = WI.shape[1]
+    best, best_h = -1, P[p.max_concurrency]
+    w = S[s.rr]
+    for _ in range(nw):
+        if WI[wi.online, w] and WI[wi.supervisor, w] == want and WI[wi.held, w] < best_h:
+            best, best_h = w, WI[wi.held, w]
+        w = w + 1 if w + 1 < nw else 0
+    if best < 0:
+        return _free_worker(st)
+    S[s.rr] = best + 1 if best + 1 < nw else 0
+    return best
+
+
 @jit
 def _drain_queue(st, t):
     XI, Q, S = st.XI, st.Q, st.S
@@ -323,7 +345,7 @@ def _drain_queue(st, t):
         if XI[c, xi.mode] != QUEUED:  # left while waiting (skipped lazily)
             S[s.q_head] += 1
             continue
-        w = _free_worker(st)
+        w = _free_worker_for(st, c)
         if w < 0:
             return
         S[s.n_queued] -= 1

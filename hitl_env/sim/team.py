@@ -67,11 +67,26 @@ def parameters(cfg: Config) -> np.ndarray:
         "takeover_boost": ef.takeover_boost, "takeover_read_s": sv.takeover_read_s,
         "predictive": mon.predictive, "trend_threshold": mon.trend_threshold,
         "predictive_level": mon.predictive_level, "bonus": ef.bonus, "bonus_response": ef.bonus_response,
+        "specialized": cfg.supervisor.specialized_share > 0,
         **{f"rating_cut_{k + 1}": cut for k, cut in enumerate(out.rating_cuts)},
     }  # fmt: skip
     if values.keys() != set(K.PARAMS):
         raise KeyError(f"parameters and kernel.PARAMS differ: {sorted(values.keys() ^ set(K.PARAMS))}")
     return np.array([float(values[k]) for k in K.PARAMS])
+
+
+def supervisors(cfg: Config, treated: np.ndarray) -> np.ndarray:
+    """Which of a team's workers (``treated``: their arms) only supervise under the specialized design.
+
+    The first ``max(1, round(share * n))`` of the team's ``n`` treated workers (the arms are drawn
+    at random, so these are a random draw of them); none at ``supervisor.specialized_share`` 0.
+    """
+    out = np.zeros(len(treated), np.int64)
+    share = cfg.supervisor.specialized_share
+    idx = np.flatnonzero(treated)
+    if share > 0 and len(idx):
+        out[idx[: max(1, round(share * len(idx)))]] = 1
+    return out
 
 
 _ENTRY_POINTS: dict[tuple, tuple] = {}
@@ -158,6 +173,7 @@ class TeamSim:
         WD = np.array([drift[k] for k in K.WD_FIELDS])
         WI = np.zeros((len(K.WI_FIELDS), nw), np.int64)
         WI[K.wi.treated] = workers.treated
+        WI[K.wi.supervisor] = supervisors(cfg, workers.treated)
         on, off = shifts(cfg, workers.shift_start_h)
         cap = 2 * n + 2 * on.size + 16  # per chat: a stale reneging time and one live event
         self.state = K.State(
