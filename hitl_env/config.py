@@ -155,6 +155,9 @@ class Workers(_Section):
     speed_drift_sd: float = param(0.0, 0.0, 3.0, "log-sd of a worker's day-to-day drift in reply lag")
     care_drift_sd: float = param(0.0, 0.0, 5.0, "sd of a worker's day-to-day drift in care (satisfaction)")
     drift_persistence: float = param(0.0, 0.0, 1.0, "share of yesterday's drift a worker carries into today")
+    skill_erosion: float = param(
+        0.0, -0.1, 0.1, "resolution chance lost per post-period day per share of chats the AI took"
+    )
 
 
 @dataclass(frozen=True)
@@ -174,6 +177,12 @@ class Effort(_Section):
     nudge_s: float = param(35.0, 0.0, 3600.0, "mean time before a customer nudges an unanswered round")
     bonus: float = param(0.0, 0.0, 10.0, "bonus per recovered rating after an escalation (0: no incentive)")
     bonus_response: float = param(0.0, 0.0, 10.0, "share of the post-escalation effort gap one unit of bonus closes")
+    fatigue_slope: float = param(
+        0.0, 0.0, 10.0, "post-escalation effort falls as exp(-slope * frustrated customers inherited this shift)"
+    )
+    fatigue_threshold: float = param(
+        1.0, -10.0, 10.0, "frustration at takeover above which an inherited customer tires the worker"
+    )
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,10 @@ designs" states each mechanism, its parameters and what every value rests on.
 ``specialized``             30% of each team's treated workers supervise AI chats and take their
                             escalations; the others handle AI-ineligible chats (either role
                             covers for the other when none of its workers has a free slot)
+``fatigue``                 speculative: post-escalation effort x exp(-0.1 x frustrated customers
+                            the worker inherited earlier in the shift)
+``skill_erosion``           speculative: a worker's resolution chance falls 0.002 per post-period
+                            day times the share of their chats the AI took
 ==========================  ===================================================================
 """
 
@@ -76,6 +80,10 @@ DESIGNS: dict[str, Design] = {
         Design("integrated", "today's roles: every treated worker supervises and handles chats", {}),
         Design("specialized", "30% of each team's treated workers only supervise AI chats and take escalations",
                {"supervisor.specialized_share": 0.3}),
+        Design("fatigue", "speculative: escalation effort falls 10% per frustrated customer inherited this shift",
+               {"effort.fatigue_slope": 0.1}),
+        Design("skill_erosion", "speculative: resolution chance falls 0.2 pp a day per share of chats the AI took",
+               {"workers.skill_erosion": 0.002}),
     )
 }  # fmt: skip
 

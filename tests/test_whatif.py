@@ -146,3 +146,30 @@ def test_specialized_raises_the_emotional_load_of_supervisors(runs, base_cfg) ->
     assert before["supervisor_load"] == pytest.approx(before["emotional_load"])
     assert after["supervisor_load"] > 1.5 * before["supervisor_load"]
     assert after["ai_share"] == pytest.approx(before["ai_share"], abs=0.002)  # everyone treated: same AI chats
+
+
+def test_fatigue_lowers_effort_after_escalations(base_cfg) -> None:
+    """Speculative dynamics: at 40% AI scope a worker inherits more frustrated customers a shift."""
+    from hitl_env.config import with_overrides
+
+    wide = DESIGNS["wider_scope_40"].config(base_cfg)
+    before = simulate(wide, 0)
+    after = simulate(DESIGNS["fatigue"].config(wide), 0)
+    esc = before["escalation"] != "none"
+    assert before.loc[esc, "effort"].mean() == pytest.approx(0.984, abs=0.01)
+    assert after.loc[after["escalation"] != "none", "effort"].mean() < 0.95  # measured 0.933
+    strong = simulate(with_overrides(wide, {"effort.fatigue_slope": 1.0}), 0)
+    assert strong.loc[strong["escalation"] != "none", "effort"].mean() < 0.75  # measured 0.688
+
+
+def test_skill_erosion_lowers_resolution_of_hand_chats(runs, base_cfg) -> None:
+    from hitl_env.config import with_overrides
+
+    def resolved(df: pd.DataFrame) -> float:
+        return df.loc[(df["human_rounds"] > 0) & ~df["abandoned"], "resolved"].mean()
+
+    eroded = simulate(with_overrides(base_cfg, {"workers.skill_erosion": 0.05}), 0)
+    assert resolved(runs["default"]) == pytest.approx(0.791, abs=0.005)
+    assert resolved(eroded) < resolved(runs["default"]) - 0.01  # measured 0.776
+    gained = simulate(with_overrides(base_cfg, {"workers.skill_erosion": -0.05}), 0)
+    assert resolved(gained) > resolved(runs["default"]) + 0.01

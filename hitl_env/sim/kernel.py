@@ -67,8 +67,8 @@ CI_FIELDS = ("category", "solvable", "misread", "ai_need", "tech_round", "rule_e
 XF_FIELDS = ("f", "progress", "need", "att", "reading", "reading_min", "confidence_sum", *FLOAT_RECORDS)
 XI_FIELDS = ("mode", "low_run", *INT_RECORDS)
 # one row per field, one column per worker (WF float, WI int) or per category (CAT)
-WF_FIELDS = ("skill", "empathy", "att_load", "monitoring")
-WI_FIELDS = ("treated", "held", "online", "ai_held", "supervisor")
+WF_FIELDS = ("skill", "empathy", "att_load", "monitoring", "fatigue")
+WI_FIELDS = ("treated", "held", "online", "ai_held", "supervisor", "assigned", "ai_assigned")
 CAT_FIELDS = ("eligible", "attention", "handoff_work", "handoff_resolve")
 # one row per field, then (workers, days): what drifts from day to day
 WD_FIELDS = ("speed", "care")
@@ -96,7 +96,8 @@ PARAMS = (
     "style_penalty", "rate_base", "rate_frustration", "retrial_base", "retrial_unresolved",
     "retrial_frustration", "margin", "gatekeeper_penalty", "rating_cut_1", "rating_cut_2", "rating_cut_3",
     "rating_cut_4", "confidence_rounds", "takeover_boost", "takeover_read_s", "predictive", "trend_threshold",
-    "predictive_level", "bonus", "bonus_response", "specialized",
+    "predictive_level", "bonus", "bonus_response", "specialized", "fatigue_slope", "fatigue_threshold",
+    "skill_erosion",
 )  # fmt: skip
 cf, ci, xf, xi = columns("CF", CF_FIELDS), columns("CI", CI_FIELDS), columns("XF", XF_FIELDS), columns("XI", XI_FIELDS)
 wf, wi, cat, wd = (
@@ -255,6 +256,7 @@ def _event(st):
             _finish(st, c, t)
     elif kind == SHIFT_ON:
         WI[wi.online, c] = 1
+        st.WF[wf.fatigue, c] = 0.0  # a new shift starts rested
         _drain_queue(st, t)
     elif kind == SHIFT_OFF:
         WI[wi.online, c] = 0
@@ -359,6 +361,7 @@ def _assign(st, c, w, t):
     XI[c, xi.worker] = w
     XF[c, xf.assign_t] = t
     WI[wi.held, w] += 1
+    WI[wi.assigned, w] += 1
     XF[c, xf.held_sum] += WI[wi.held, w]
     if not P[p.rounds_model]:
         XI[c, xi.mode] = HUMAN
@@ -374,6 +377,7 @@ def _assign(st, c, w, t):
         XI[c, xi.routed_ai] = 1
         XI[c, xi.mode] = AI
         WI[wi.ai_held, w] += 1
+        WI[wi.ai_assigned, w] += 1
         _set_attention(st, c, w, st.WF[wf.monitoring, w])
         push(st, t, ROUND, c)
     else:
@@ -560,6 +564,10 @@ def _escalate(st, c, t, kind):
     late = max(0.0, n - P[p.lateness_grace_rounds])
     excess = max(0.0, f - P[p.frustration_grace])
     effort = max(P[p.effort_floor], math.exp(-P[p.frustration_slope] * excess - P[p.lateness_slope] * late))
+    if P[p.fatigue_slope] > 0.0:  # frustrated customers inherited this shift deplete effort
+        effort = max(P[p.effort_floor], effort * math.exp(-P[p.fatigue_slope] * st.WF[wf.fatigue, w]))
+        if f > P[p.fatigue_threshold]:
+            st.WF[wf.fatigue, w] += 1.0
     if P[p.bonus] > 0.0:  # a bonus for recovered ratings closes part of the effort gap
         effort += (1.0 - effort) * min(1.0, P[p.bonus_response] * P[p.bonus])
     read = P[p.handoff_read_s]
@@ -581,7 +589,11 @@ def _finish(st, c, t):
         _close(st, c, t)
         return
     if XI[c, xi.human_rounds] and not XI[c, xi.abandoned]:
-        p_resolve = P[p.resolve_base] + WF[wf.skill, XI[c, xi.worker]] - P[p.resolve_effort] * (1.0 - XF[c, xf.effort])
+        w = XI[c, xi.worker]
+        p_resolve = P[p.resolve_base] + WF[wf.skill, w] - P[p.resolve_effort] * (1.0 - XF[c, xf.effort])
+        if P[p.skill_erosion] != 0.0:  # skill erodes (or grows) with the share of the worker's chats the AI took
+            days = max(0.0, (t - P[p.post_start]) / DAY_S)
+            p_resolve -= P[p.skill_erosion] * days * st.WI[wi.ai_assigned, w] / max(1, st.WI[wi.assigned, w])
         if XI[c, xi.escalation]:  # the human starts from the AI's transcript
             p_resolve += CAT[cat.handoff_resolve, CI[c, ci.category]]
         XI[c, xi.resolved] = 1 if CF[c, cf.u_resolve] < p_resolve else 0

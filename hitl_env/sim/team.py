@@ -68,6 +68,8 @@ def parameters(cfg: Config) -> np.ndarray:
         "predictive": mon.predictive, "trend_threshold": mon.trend_threshold,
         "predictive_level": mon.predictive_level, "bonus": ef.bonus, "bonus_response": ef.bonus_response,
         "specialized": cfg.supervisor.specialized_share > 0,
+        "fatigue_slope": ef.fatigue_slope, "fatigue_threshold": ef.fatigue_threshold,
+        "skill_erosion": cfg.workers.skill_erosion,
         **{f"rating_cut_{k + 1}": cut for k, cut in enumerate(out.rating_cuts)},
     }  # fmt: skip
     if values.keys() != set(K.PARAMS):
@@ -167,7 +169,7 @@ class TeamSim:
         XI[:, K.xi.mode] = QUEUED
         XI[:, K.xi.takeover_round] = -1
         rows = {"skill": workers.skill, "empathy": workers.empathy, "att_load": np.zeros(nw),
-                "monitoring": cfg.ai.monitoring_attention * workers.monitoring}  # fmt: skip
+                "monitoring": cfg.ai.monitoring_attention * workers.monitoring, "fatigue": np.zeros(nw)}  # fmt: skip
         WF = np.array([rows[k] for k in K.WF_FIELDS])
         drift = {"speed": workers.speed[:, None] * workers.speed_drift, "care": workers.care_drift}
         WD = np.array([drift[k] for k in K.WD_FIELDS])
