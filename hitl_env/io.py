@@ -1,6 +1,6 @@
 """Run folders that no interruption leaves looking complete, and no second run leaves mixed.
 
-Every command that writes a run folder (``hitl-sim``, ``hitl-rct``, ``hitl-eval``,
+Every command that writes a run folder (``hitl-sim``, ``hitl-rct``, ``hitl-eval``, ``hitl-whatif``,
 ``hitl-train``, ``hitl-bench``) follows the same protocol:
 
 1. :func:`prepare_out`: a non-empty ``--out`` is refused unless ``--overwrite`` is given, and
