@@ -161,7 +161,7 @@ class RLlibConfig:
     address: str | None = param(None, doc="a Ray cluster's address; null: RAY_ADDRESS, else a local Ray")
     hyperparameters: FrozenDict = field(default_factory=FrozenDict, metadata={"doc": "PPOConfig.training's arguments"})
     model: FrozenDict = field(default_factory=FrozenDict, metadata={"doc": "the RLModule's model_config"})
-    tune: FrozenDict = field(default_factory=FrozenDict, metadata={"doc": "hitl-train --tune: grid, max_concurrent_trials"})
+    tune: FrozenDict = field(default_factory=FrozenDict, metadata={"doc": "--tune: grid, max_concurrent_trials"})
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dicts and lists (YAML- and JSON-ready); loads back to an equal config."""
@@ -191,7 +191,7 @@ def load_train_config(path: str | Path | None = None, overrides: Mapping[str, An
 
 
 def build(data: Mapping[str, Any]) -> TrainConfig:
-    """Build and validate a :class:`TrainConfig` (an :class:`RLlibConfig` with ``backend: rllib``) from nested mappings."""
+    """Build and validate a :class:`TrainConfig` (``backend: rllib``: an :class:`RLlibConfig`) from mappings."""
     backend = data.get("backend", "sb3")
     if backend not in BACKENDS:
         raise ConfigError(f"backend={backend!r} is not allowed; choices: {', '.join(BACKENDS)}")
@@ -501,5 +501,14 @@ def activation(name: str) -> type:
             "silu": nn.SiLU}[name]  # fmt: skip
 
 
-__all__ = ["ALGORITHMS", "ENV_IDS", "RLLIB_ENV_IDS", "TEAM_ID", "EnvConfig", "RLlibConfig", "TrainConfig", "build",
-           "load_train_config"]
+__all__ = [
+    "ALGORITHMS",
+    "ENV_IDS",
+    "RLLIB_ENV_IDS",
+    "TEAM_ID",
+    "EnvConfig",
+    "RLlibConfig",
+    "TrainConfig",
+    "build",
+    "load_train_config",
+]

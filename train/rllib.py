@@ -156,7 +156,7 @@ class _CsvLog:
         self.path = path
 
     def __enter__(self) -> _CsvLog:
-        self.file = open(self.path, "w", newline="")  # noqa: SIM115
+        self.file = open(self.path, "w", newline="")
         self.writer = csv.DictWriter(self.file, PROGRESS_COLUMNS)
         self.writer.writeheader()
         return self
@@ -191,9 +191,11 @@ def tune_run(cfg: RLlibConfig, out: Path) -> list[dict[str, Any]]:
         tune.with_parameters(trainable, base=base),
         param_space={"point": tune.grid_search(list(range(len(points)))), "points": points},
         tune_config=tune.TuneConfig(max_concurrent_trials=concurrent, reuse_actors=False),
-        run_config=tune.RunConfig(storage_path=str(Path(out).resolve() / "tune"), name="sweep", verbose=0,
-                                  stop={"training_iteration": cfg.iterations}),  # fmt: skip
-    )
+        run_config=tune.RunConfig(
+            storage_path=str(Path(out).resolve() / "tune"), name="sweep", verbose=0,
+            stop={"training_iteration": cfg.iterations},
+        ),
+    )  # fmt: skip
     results = tuner.fit()
     rows = []
     for result in results:

@@ -152,8 +152,9 @@ def _report(cfg: RLlibConfig, out: Path, record: dict[str, Any]) -> None:
         return
     ret = record.get("episode_return_mean")
     ret_text = f"; episode return mean {ret:.2f}" if ret is not None else ""
+    steps = record.get("num_env_steps", 0)
     print(f"trained {cfg.algorithm} (RLlib) on {cfg.env.id} for {record.get('iterations')} iterations, "
-          f"{record.get('num_env_steps', 0):,} env steps, in {seconds:.0f} s{ret_text} -> {out / 'checkpoint'}")  # fmt: skip
+          f"{steps:,} env steps, in {seconds:.0f} s{ret_text} -> {out / 'checkpoint'}")  # fmt: skip
 
 
 def _shutdown() -> None:

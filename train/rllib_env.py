@@ -75,7 +75,7 @@ class RLlibTeamEnv(MultiAgentEnv):
         self.possible_agents = list(self.team.possible_agents)
         self.agents = list(self.possible_agents)
         self.observation_spaces = {
-a: masked_space(self.team.observation_space(a)["observation"]) for a in self.possible_agents
+            a: masked_space(self.team.observation_space(a)["observation"]) for a in self.possible_agents
         }
         self.action_spaces = {a: self.team.action_space(a) for a in self.possible_agents}
         self.weights = validate_weights((config or {}).get("reward_weights"))
