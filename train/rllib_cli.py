@@ -68,7 +68,7 @@ def main(cfg: RLlibConfig, args: argparse.Namespace, argv: list[str], versions: 
 
     out: Path = args.out
     record = run_record(cfg, argv, versions, bool(args.tune))
-    t0 = time.perf_counter()
+    t0, ray_was_up = time.perf_counter(), _ray_up()
     try:
         prepare_out(out, PROG, args.overwrite)
         write_json(out / "run.json", record)
@@ -91,7 +91,8 @@ def main(cfg: RLlibConfig, args: argparse.Namespace, argv: list[str], versions: 
         _finish(out, record, "failed", t0)  # run.json must not say "running" forever
         raise
     finally:
-        _shutdown()
+        if not ray_was_up:  # a session the caller started stays up (tests, notebooks)
+            _shutdown()
     _finish(out, record, "completed", t0)
     _report(cfg, out, record)
     return 0
@@ -134,6 +135,8 @@ def _tune(cfg: RLlibConfig, out: Path, record: dict[str, Any], quiet: bool) -> N
         writer.writerows(rows)
     scored = [r for r in rows if r.get("episode_return_mean") is not None]
     best = max(scored, key=lambda r: r["episode_return_mean"]) if scored else None
+    if any(key.startswith("env.reward_weights") for key in cfg.tune.get("grid") or {}):
+        best = None  # each trial's return is on its own objective: no ranking across weights
     record.update(trials=len(rows), best_trial=best)
 
 
@@ -145,9 +148,14 @@ def _finish(out: Path, record: dict[str, Any], status: str, t0: float) -> None:
 def _report(cfg: RLlibConfig, out: Path, record: dict[str, Any]) -> None:
     seconds = record["runtime_s"]
     if record["tune"]:
-        best = record.get("best_trial") or {}
-        point = {k: v for k, v in best.items() if k not in ("trial", "iteration", "env_steps", "episodes", "seconds")}
-        print(f"swept {record['trials']} trials of {cfg.algorithm} on {cfg.env.id} in {seconds:.0f} s; best: {point} "
+        best = record.get("best_trial")
+        grid = cfg.grid()[0] if cfg.grid() else {}
+        if best:
+            point = ", ".join(f"{k}={best[k]}" for k in grid)
+            text = f"best: {point} (episode return mean {best['episode_return_mean']:.2f})"
+        else:
+            text = "no best trial (the grid varies the reward weights, or no episode ended)"
+        print(f"swept {record['trials']} trials of {cfg.algorithm} on {cfg.env.id} in {seconds:.0f} s; {text} "
               f"-> {out / 'tune.csv'}")  # fmt: skip
         return
     ret = record.get("episode_return_mean")
@@ -155,6 +163,14 @@ def _report(cfg: RLlibConfig, out: Path, record: dict[str, Any]) -> None:
     steps = record.get("num_env_steps", 0)
     print(f"trained {cfg.algorithm} (RLlib) on {cfg.env.id} for {record.get('iterations')} iterations, "
           f"{steps:,} env steps, in {seconds:.0f} s{ret_text} -> {out / 'checkpoint'}")  # fmt: skip
+
+
+def _ray_up() -> bool:
+    try:
+        import ray
+    except ImportError:
+        return False
+    return bool(ray.is_initialized())
 
 
 def _shutdown() -> None:
