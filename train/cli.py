@@ -25,6 +25,10 @@ model of a run of 4096 steps). ``--resume CHECKPOINT`` continues from it up to
 steps``; an episode under way at the checkpoint is not continued), so a resumed run is
 reproducible but not identical to the uninterrupted one. Ctrl-C saves
 ``interrupted_model.zip`` and exits with status 130.
+
+A config with ``backend: rllib`` trains with Ray RLlib instead (:mod:`train.rllib_cli`: ``run.json``,
+``config.yaml``, ``progress.csv``, ``checkpoint/``), and ``--tune`` sweeps its ``tune.grid``
+with Ray Tune (``tune.csv``).
 """
 
 from __future__ import annotations

@@ -84,6 +84,10 @@ def main(cfg: RLlibConfig, args: argparse.Namespace, argv: list[str], versions: 
         print(f"\n{PROG}: interrupted; the checkpoint of the last finished iteration is in {out / 'checkpoint'}",
               file=sys.stderr)  # fmt: skip
         return 130
+    except ConnectionError as e:  # no Ray cluster at the address, or one that refuses us (its auth token)
+        _finish(out, record, "failed", t0)
+        return error(f"Ray: {e}; start the cluster (ray start --head) or fix address/RAY_ADDRESS (with Ray's token "
+                     "authentication, set RAY_AUTH_MODE=token)")  # fmt: skip
     except (ValueError, TypeError, RuntimeError) as e:  # RLlib's and Ray's refusals of a config
         _finish(out, record, "failed", t0)
         return error(f"rllib: {type(e).__name__}: {e}")
