@@ -182,3 +182,10 @@ def test_a_single_agent_checkpoint_without_run_json_is_told_by_its_spaces(tmp_pa
     assert policy.act(np.zeros(policy.observation_space.shape, np.float32), {}) in (0, 1)
     with pytest.raises(ValueError, match="is a router checkpoint, not a supervisor one"):
         load("supervisor", str(out / "checkpoint"), cfg)
+
+
+def test_hitl_bench_rllib_refuses_a_run_it_cannot_time(capsys) -> None:
+    from eval.bench import main
+
+    assert main(["--rllib", "--rllib-iterations", "1", "--env-steps", "0", "--train-steps", "0"]) == 2
+    assert "--rllib needs --rllib-iterations of at least 2" in capsys.readouterr().err
