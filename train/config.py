@@ -46,7 +46,7 @@ the single-agent envs, and no ``router``)::
     num_env_runners: 2              # env runner actors (0: sample in the driver)
     num_envs_per_env_runner: 1
     torch_threads: 1
-    address: null                   # a Ray cluster ("auto", "ray://host:10001"); null: RAY_ADDRESS or a local Ray
+    address: null                   # HOST:6379, "auto" (this machine's cluster); null: RAY_ADDRESS or a local Ray
     hyperparameters: {}             # keyword arguments of PPOConfig.training (lr, gamma, lambda_, ...)
     model: {}                       # the RLModule's model_config (fcnet_hiddens, fcnet_activation)
     tune:                           # hitl-train --tune: a grid over any keys of this config

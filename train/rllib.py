@@ -68,6 +68,8 @@ def algo_config(cfg: RLlibConfig) -> Any:
 def init_ray(cfg: RLlibConfig | None = None, num_cpus: int | None = None) -> None:
     """Join the Ray cluster at the config's ``address`` (or ``RAY_ADDRESS``), else start a local Ray.
 
+    ``address: auto`` joins the cluster ``ray start`` runs on this machine; without an address a
+    new local Ray starts even where one runs.
     A local Ray gets at least one CPU per env runner and one for the learner, so a run of more
     env runners than cores starts (they share the cores). Does nothing if Ray is already up.
     """
@@ -81,7 +83,8 @@ def init_ray(cfg: RLlibConfig | None = None, num_cpus: int | None = None) -> Non
         ray.init(address=address, **quiet)
         return
     runners = cfg.num_env_runners if cfg is not None else 0
-    ray.init(num_cpus=num_cpus or max(os.cpu_count() or 1, runners + 1), **quiet)
+    # "local": a new Ray, never a cluster that `ray start` left on this machine (address "auto" joins that)
+    ray.init(address="local", num_cpus=num_cpus or max(os.cpu_count() or 1, runners + 1), **quiet)
 
 
 def iteration_row(result: Mapping[str, Any], seconds: float) -> dict[str, Any]:
