@@ -22,6 +22,7 @@ import functools
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from agents.base import Policy
 from agents.registry import (
@@ -53,8 +54,15 @@ def register_model_env(kind: str, env_id: str) -> None:
 
 
 def is_model_spec(spec: str) -> bool:
-    """Whether a spec names a saved model (a ``.zip`` or an existing file) rather than a heuristic."""
-    return spec.endswith(".zip") or Path(spec).is_file()
+    """Whether a spec names a saved model (``.zip``, an existing file, an RLlib checkpoint), not a heuristic."""
+    from agents.rllib import is_checkpoint
+
+    return spec.endswith(".zip") or Path(spec).is_file() or is_checkpoint(spec)
+
+
+def observation_spaces(cfg: Config) -> dict[str, Any]:
+    """Each kind's observation space under ``cfg``."""
+    return {kind: _OBS[kind](cfg, 0.0, 1.0).space for kind in KINDS}
 
 
 def load(kind: str, spec: str, cfg: Config, model_envs: Sequence[str] | None = None) -> Policy:
@@ -100,8 +108,11 @@ def saved_model(kind: str, path: str | Path, cfg: Config, model_envs: Sequence[s
             not a model, or observations of another shape (another preset's categories).
     """
     from agents.learned import NoRunJson, run_info
+    from agents.rllib import is_checkpoint, load_checkpoint
 
     path = Path(path)
+    if is_checkpoint(path):
+        return load_checkpoint(kind, path, observation_spaces(cfg))
     if not path.is_file():
         raise ValueError(f"no saved model at {str(path)!r}")
     try:

@@ -16,6 +16,9 @@ One command prints every table (the slow ones behind flags) and ``--out DIR`` wr
 * **training** (:mod:`eval.bench_e2e`; ``--train-steps 0`` skips it): ``hitl-train``'s steps per
   second on the main job's config and the env's share of its wall time, next to SB3 PPO on
   CartPole-v1 with the same settings.
+* **RLlib** (:mod:`eval.bench_rllib`, ``--rllib``): RLlib PPO's env steps per second on
+  ``Supervisor-v2`` with 1 and 2 env runners, next to ``hitl-train``'s SB3 loop on the same env
+  and batch.
 * **commands** (``--memory``, ``--rct-seeds N``): ``hitl-sim`` and ``hitl-rct`` at full scale in
   child processes, their wall time and peak memory; ``hitl-rct --seeds N --no-records``'s wall
   time. ``--all`` turns on ``--full --memory --rct-seeds 20`` (about 10 minutes on 2 cores).
@@ -335,6 +338,21 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"time hitl-rct --seeds N --no-records at full scale (budget {RCT_SEED_BUDGET_S:g} s a seed; "
         "20 takes minutes); 0 skips it (default)",
     )
+    p.add_argument(
+        "--rllib",
+        action="store_true",
+        help="RLlib PPO's env steps/s with 1 and 2 env runners next to SB3's on Supervisor-v2 (needs the rllib "
+        "extra; about 2 minutes)",
+    )
+    p.add_argument(
+        "--rllib-batch", type=_pos_int, default=2048, help="env steps an update, every learner (default: %(default)s)"
+    )
+    p.add_argument(
+        "--rllib-iterations",
+        type=_pos_int,
+        default=4,
+        help="updates a learner, the first untimed (default: %(default)s)",
+    )
     p.add_argument("--all", action="store_true", help="--full --memory --rct-seeds 20")
     p.add_argument("--out", type=output_dir, default=None, metavar="DIR", help="write DIR/bench.json (DIR empty)")
     p.add_argument("--overwrite", action="store_true", help="replace an earlier bench.json in --out")
@@ -359,6 +377,13 @@ def main(argv: list[str] | None = None) -> int:
         args.train_overrides = parse_overrides(args.train_set)
         if args.train_steps:
             train_config(args.train_config, args.train_overrides, args.train_steps)  # refuse a bad one before any work
+        if args.rllib:
+            from train.config import rllib_missing
+
+            if rllib_missing():
+                raise ConfigError(f"--rllib: {rllib_missing()}")
+            if args.rllib_iterations < 2 or args.rllib_batch < 2 * 256:
+                raise ConfigError("--rllib needs --rllib-iterations of at least 2 and --rllib-batch of at least 512")
         if args.out is not None:
             prepare_out(args.out, PROG, args.overwrite)
     except (ConfigError, OutputError) as e:
@@ -390,6 +415,13 @@ def _run(args: argparse.Namespace, cfg: hitl_env.Config, overrides: dict) -> int
         training = train_rows(args.train_config, args.train_overrides, args.train_steps, args.repeats, log)
         print(f"\ntraining ({args.train_steps:,} steps a run; {args.repeats} runs each, interleaved):")
         print(format_train_table(training))
+    rllib = []
+    if args.rllib:
+        from eval.bench_rllib import format_rllib_table, rllib_rows
+
+        rllib = rllib_rows(args.rllib_batch, args.rllib_iterations, log)
+        print(f"\nRLlib vs SB3 (PPO, {args.rllib_batch:,} steps an update, {args.rllib_iterations - 1} timed updates):")
+        print(format_rllib_table(rllib))
     commands = command_rows(args.preset, args.seed, args.memory, args.rct_seeds, log)
     if commands:
         print("\ncommands (child processes, one run each):")
@@ -419,6 +451,7 @@ def _run(args: argparse.Namespace, cfg: hitl_env.Config, overrides: dict) -> int
             "env_rows": [r.to_dict() for r in envs],
             "train_rows": [r.to_dict() for r in training],
             "command_rows": [r.to_dict() for r in commands],
+            "rllib_rows": [r.to_dict() for r in rllib],
             "ok": ok,
             "command": command_line(PROG, args.argv),
             "status": "complete",

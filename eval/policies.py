@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import train  # noqa: F401  (registers the shared-supervisor env, whose models decide takeovers)
-from agents.loading import MODEL_ENVS, is_model_spec, load, model_kind
+from agents.loading import MODEL_ENVS, is_model_spec, load, model_kind, observation_spaces
 
 
 class EvalError(ValueError):
@@ -93,7 +93,13 @@ def env_of_spec(spec: str, cfg: Any = None) -> str | None:
     """
     import agents
     from agents.learned import run_info
+    from agents.rllib import checkpoint_kind, is_checkpoint
 
+    if is_checkpoint(spec):  # a team checkpoint makes both kinds of decision: None
+        try:
+            return checkpoint_kind(spec, observation_spaces(cfg)) if cfg is not None else None
+        except (ValueError, ImportError, OSError) as e:
+            raise EvalError(f"policy {spec!r}: {e}") from e
     if is_model_spec(spec):
         try:
             env_id = run_info(Path(spec)).get("env_id", "")

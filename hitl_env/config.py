@@ -386,7 +386,7 @@ def read_yaml(text: str, source: str = "the text") -> Any:
 def preset_names() -> list[str]:
     """Names of the bundled YAML presets."""
     names = {p.stem for d in _PRESET_DIRS if d.is_dir() for p in d.glob("*.yaml")}
-    return sorted(n for n in names if not n.startswith("train_"))
+    return sorted(n for n in names if not n.startswith(("train_", "rllib_")))  # (training configs)
 
 
 def _read_yaml(preset_or_path: str | Path) -> dict[str, Any]:

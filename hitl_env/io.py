@@ -40,7 +40,7 @@ OUTPUTS: dict[str, tuple[str, ...]] = {
                  "seed_*"),
     "hitl-eval": ("summary.json", "episodes.csv", "summary.csv", "curves.csv", "tuning.csv", "pareto.png", "sweep"),
     "hitl-train": ("run.json", "config.yaml", "final_model.zip", "best_model.zip", "interrupted_model.zip",
-                   "eval", "checkpoints", "tb"),
+                   "eval", "checkpoints", "tb", "progress.csv", "checkpoint", "tune.csv", "tune"),
     "hitl-bench": ("bench.json",),
     "hitl-whatif": ("results.json", "whatif.csv", "whatif.png"),
 }  # fmt: skip

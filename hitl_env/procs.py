@@ -10,6 +10,7 @@ job (it stops the workers and prints one line, :func:`interrupted`).
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import signal
@@ -47,7 +48,9 @@ def stop_pool(pool: Any) -> None:
         return
     for p in list((getattr(pool, "_processes", None) or {}).values()):
         p.kill()
-    pool.shutdown(wait=True, cancel_futures=True)
+    # RuntimeError: interrupted between creating its manager thread and starting it (none to wait for)
+    with contextlib.suppress(RuntimeError):
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def interrupted(prog: str, detail: str = "") -> int:

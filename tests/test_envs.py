@@ -133,6 +133,27 @@ def test_vector_reward_is_the_weighted_components_and_sparse_rating_is_rarer() -
     assert set(DEFAULT_WEIGHTS) == set(COMPONENTS)
 
 
+def test_supervisor_scope_scores_the_ai_chats_or_the_whole_team() -> None:
+    from hitl_env.rewards import chat_components
+
+    sums = {}
+    for scope in ("ai", "team"):
+        env = gym.make(SUPERVISOR_ID, scope=scope, **SMALL)
+        steps = rollout(env, seed=2, policy=lambda obs, info: int(obs[field_index(SUPERVISOR_FIELDS, "reading")] < -1))
+        sums[scope] = np.sum([s[4]["vector_reward"] for s in steps[1:]], axis=0, dtype=np.float64)
+        sim = env.unwrapped.sim
+        closed = [c for c, t in enumerate(sim.rec["end_t"]) if t == t]
+        first = steps[0][1]["time_s"]  # chats closed before the first decision are not scored
+        scored = [c for c in closed if sim.rec["end_t"][c] > first and (scope == "team" or sim.rec["routed_ai"][c])]
+        expect = np.sum([chat_components(sim.rec, sim.t_arr, c, "dense") for c in scored], axis=0)
+        np.testing.assert_allclose(sums[scope], expect, rtol=1e-4, atol=1e-2)
+    # the same shift and actions: the team scope adds the human-handled chats' worker time
+    wt = COMPONENTS.index("worker_time")
+    assert sums["team"][wt] < sums["ai"][wt] < 0
+    with pytest.raises(ValueError, match=r"scope must be one of \('ai', 'team'\), got 'all'"):
+        gym.make(SUPERVISOR_ID, scope="all")
+
+
 @pytest.mark.parametrize("env_id", ENVS)
 def test_render_modes(env_id: str) -> None:
     text = gym.make(env_id, render_mode="ansi", **SMALL)

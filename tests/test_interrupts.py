@@ -241,3 +241,19 @@ def test_a_ctrl_c_before_the_first_rollout_closes_the_progress_bar_it_never_open
     bar = ProgressBar(disable=True)
     bar.close()  # never opened: nothing to close
     assert bar.bar is None
+
+
+def test_stopping_a_pool_interrupted_before_its_manager_thread_started() -> None:
+    # Ctrl-C can land in pool.map between the executor creating its manager thread and starting
+    # it; shutdown(wait=True) then raises "cannot join thread before it is started" (seen as exit
+    # 1 instead of 130 in about 1 of 15 interrupted hitl-sim runs)
+    import threading
+    from concurrent.futures import ProcessPoolExecutor
+
+    from hitl_env.procs import stop_pool
+
+    pool = ProcessPoolExecutor(max_workers=1)
+    pool._executor_manager_thread = threading.Thread(target=lambda: None)  # created, never started
+    stop_pool(pool)  # no RuntimeError
+    with pytest.raises(RuntimeError, match="cannot schedule new futures after shutdown"):
+        pool.submit(int)

@@ -72,8 +72,8 @@ def test_results_have_the_required_shape(tiny) -> None:
     for k in TYPES:
         assert {"share", "n", "duration_pct", "rating", "retrial_pp"} <= set(r["escalations"][k])
     assert set(r["effort"]) >= set(ESCALATED)
-    assert all(set(r["effort"][k]) == {"worker_messages", "round_share", "reply_lag_s", "proactivity", "empathy"}
-               for k in ESCALATED)  # fmt: skip
+    assert all(set(r["effort"][k]) == {"worker_messages", "round_share", "reply_lag_s", "proactivity", "empathy",
+                                       "empathy_expected"} for k in ESCALATED)  # fmt: skip
     assert set(r["timing"]) == set(ESCALATED)
     assert all(set(r["timing"][k]) == {"takeover_round", "takeover_time_s", "frustration_at_takeover"}
                for k in ESCALATED)  # fmt: skip

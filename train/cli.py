@@ -25,6 +25,10 @@ model of a run of 4096 steps). ``--resume CHECKPOINT`` continues from it up to
 steps``; an episode under way at the checkpoint is not continued), so a resumed run is
 reproducible but not identical to the uninterrupted one. Ctrl-C saves
 ``interrupted_model.zip`` and exits with status 130.
+
+A config with ``backend: rllib`` trains with Ray RLlib instead (:mod:`train.rllib_cli`: ``run.json``,
+``config.yaml``, ``progress.csv``, ``checkpoint/``), and ``--tune`` sweeps its ``tune.grid``
+with Ray Tune (``tune.csv``).
 """
 
 from __future__ import annotations
@@ -46,7 +50,7 @@ import yaml
 from hitl_env.cli import output_dir
 from hitl_env.config import ConfigError, parse_overrides
 from hitl_env.io import OutputError, file_record, prepare_out, write_json, write_text
-from train.config import OFF_POLICY, TrainConfig, activation, algorithm_class, load_train_config
+from train.config import OFF_POLICY, RLlibConfig, TrainConfig, activation, algorithm_class, load_train_config
 
 PROG = "hitl-train"
 
@@ -60,6 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, type=output_dir, help="output directory (must be empty)")
     p.add_argument("--overwrite", action="store_true", help="replace an earlier run's files in --out")
     p.add_argument("--resume", type=Path, metavar="MODEL", help="continue from a checkpoint or saved model")
+    p.add_argument("--tune", action="store_true",
+                   help="backend rllib: sweep the config's tune.grid with Ray Tune, writing tune.csv")  # fmt: skip
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 
@@ -154,11 +160,17 @@ def _error(message: str) -> int:
     return 2
 
 
-def _configure(args: argparse.Namespace) -> TrainConfig:
+def _configure(args: argparse.Namespace) -> TrainConfig | RLlibConfig:
     overrides = parse_overrides(args.overrides)
     if args.seed is not None:
         overrides["seed"] = args.seed
     cfg = load_train_config(args.config, overrides)
+    if isinstance(cfg, RLlibConfig):
+        if args.resume is not None:
+            raise ConfigError("--resume continues stable-baselines3 runs; backend rllib runs cannot be resumed yet")
+        return cfg
+    if args.tune:
+        raise ConfigError("--tune sweeps configs with backend: rllib (e.g. configs/rllib_supervisor.yaml)")
     if args.resume is not None:
         from agents.learned import run_info
 
@@ -180,6 +192,10 @@ def main(argv: list[str] | None = None) -> int:
         cfg = _configure(args)
     except ConfigError as e:
         return _error(str(e))
+    if isinstance(cfg, RLlibConfig):
+        from train import rllib_cli
+
+        return rllib_cli.main(cfg, args, argv, versions(), _error)
     import torch
 
     from train.envs import make_vec_env

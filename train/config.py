@@ -33,6 +33,25 @@ Schema (defaults in :class:`TrainConfig` and :class:`EnvConfig`)::
     eval_episodes: 10
     eval_seed: 1000000              # seed of the evaluation envs, reset before every evaluation
     checkpoint_freq: 50000          # env steps between checkpoints (0: none)
+
+``backend: rllib`` selects Ray RLlib (PPO, new API stack; :mod:`train.rllib`) and its own schema
+(defaults in :class:`RLlibConfig`; ``env`` as above, with the team env ``hitl_team_v3`` besides
+the single-agent envs, and no ``router``)::
+
+    backend: rllib
+    algorithm: PPO
+    env: {id: hitl_team_v3, ...}    # or hitl_env/Supervisor-v2, hitl_env/Router-v3
+    iterations: 10                  # training iterations (each samples train_batch_size_per_learner steps)
+    seed: 0
+    num_env_runners: 2              # env runner actors (0: sample in the driver)
+    num_envs_per_env_runner: 1
+    torch_threads: 1
+    address: null                   # HOST:6379, "auto" (this machine's cluster); null: RAY_ADDRESS or a local Ray
+    hyperparameters: {}             # keyword arguments of PPOConfig.training (lr, gamma, lambda_, ...)
+    model: {}                       # the RLModule's model_config (fcnet_hiddens, fcnet_activation)
+    tune:                           # hitl-train --tune: a grid over any keys of this config
+      grid: {hyperparameters.lr: [1.0e-4, 3.0e-4], env.reward_weights.rating: [1.0, 20.0]}
+      max_concurrent_trials: 0      # 0: as many as the CPUs take
 """
 
 from __future__ import annotations
@@ -49,10 +68,16 @@ from agents import learned
 from agents.learned import ALGORITHMS
 from hitl_env.config import INF, ConfigError, FrozenDict, apply_overrides, param, read_yaml_file
 from hitl_env.envs import ROUTER_ID, SUPERVISOR_ID
+from hitl_env.multi_agent import TeamParallelEnv
 from hitl_env.rewards import RATING_MODES
 from train import SHARED_SUPERVISOR_ID
 
 ENV_IDS = (SUPERVISOR_ID, ROUTER_ID, SHARED_SUPERVISOR_ID)
+BACKENDS = ("sb3", "rllib")
+TEAM_ID = TeamParallelEnv.metadata["name"]
+"""The PettingZoo team env (router and supervisors), which the rllib backend trains as a multi-agent env."""
+RLLIB_ENV_IDS = (SUPERVISOR_ID, ROUTER_ID, TEAM_ID)
+RLLIB_ALGORITHMS = ("PPO",)
 VEC_ENVS = ("subproc", "dummy")
 OFF_POLICY = ("DQN",)
 ACTIVATIONS = ("tanh", "relu", "elu", "leaky_relu", "gelu", "silu")
@@ -93,6 +118,7 @@ class EnvConfig:
 class TrainConfig:
     """A training run (see the module docstring for the YAML schema)."""
 
+    backend: str = choice("sb3", BACKENDS, "the training library: sb3 (stable-baselines3) or rllib (RLlibConfig)")
     algorithm: str = choice("MaskablePPO", ALGORITHMS, "the learning algorithm")
     env: EnvConfig = field(default_factory=EnvConfig)
     total_timesteps: int = param(100_000, 1, 10**10, "the budget, in env steps")
@@ -113,8 +139,44 @@ class TrainConfig:
         return _thaw(dataclasses.asdict(self))
 
 
+@dataclass(frozen=True)
+class RLlibEnvConfig(EnvConfig):
+    """The env of an RLlib run: a single-agent env, or the team env as a multi-agent env."""
+
+    id: str = choice(SUPERVISOR_ID, RLLIB_ENV_IDS, "the env to train on")
+
+
+@dataclass(frozen=True)
+class RLlibConfig:
+    """A training run with Ray RLlib (``backend: rllib``; see the module docstring for the YAML schema)."""
+
+    backend: str = choice("rllib", BACKENDS, "the training library")
+    algorithm: str = choice("PPO", RLLIB_ALGORITHMS, "the RLlib algorithm (new API stack)")
+    env: RLlibEnvConfig = field(default_factory=RLlibEnvConfig)
+    iterations: int = param(10, 1, 10**7, "training iterations")
+    seed: int = param(0, 0, 2**31 - 1, "seed of the modules, the env runners' envs and the algorithm")
+    num_env_runners: int = param(2, 0, 10_000, "env runner actors (0: sample in the driver)")
+    num_envs_per_env_runner: int = param(1, 1, 1024, "envs each env runner steps")
+    torch_threads: int = param(1, 1, 256, "threads of torch's CPU kernels, in the driver and every actor")
+    address: str | None = param(None, doc="a Ray cluster's address; null: RAY_ADDRESS, else a local Ray")
+    hyperparameters: FrozenDict = field(default_factory=FrozenDict, metadata={"doc": "PPOConfig.training's arguments"})
+    model: FrozenDict = field(default_factory=FrozenDict, metadata={"doc": "the RLModule's model_config"})
+    tune: FrozenDict = field(default_factory=FrozenDict, metadata={"doc": "--tune: grid, max_concurrent_trials"})
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain nested dicts and lists (YAML- and JSON-ready); loads back to an equal config."""
+        return _thaw(dataclasses.asdict(self))
+
+    def grid(self) -> list[dict[str, Any]]:
+        """The points of the ``tune.grid`` (dotted key -> value), in order, the last key varying fastest."""
+        import itertools
+
+        grid = _thaw(self.tune.get("grid") or {})
+        return [dict(zip(grid, values, strict=True)) for values in itertools.product(*grid.values())]
+
+
 # ----------------------------------------------------------------------------- loading
-def load_train_config(path: str | Path | None = None, overrides: Mapping[str, Any] | None = None) -> TrainConfig:
+def load_train_config(path: str | Path | None = None, overrides: Mapping[str, Any] | None = None) -> Any:
     """Load a training config from YAML (or the defaults when ``path`` is None) with overrides.
 
     Args:
@@ -129,18 +191,27 @@ def load_train_config(path: str | Path | None = None, overrides: Mapping[str, An
 
 
 def build(data: Mapping[str, Any]) -> TrainConfig:
-    """Build and validate a :class:`TrainConfig` from nested mappings."""
+    """Build and validate a :class:`TrainConfig` (``backend: rllib``: an :class:`RLlibConfig`) from mappings."""
+    backend = data.get("backend", "sb3")
+    if backend not in BACKENDS:
+        raise ConfigError(f"backend={backend!r} is not allowed; choices: {', '.join(BACKENDS)}")
+    env = _env_section(data, RLlibEnvConfig if backend == "rllib" else EnvConfig)
+    if backend == "rllib":
+        return _build_rllib(data, env)  # type: ignore[return-value]
+    cfg = _section(TrainConfig, {**data, "env": env}, "")
+    _check_env(cfg.env)
+    _check_algorithm(cfg)
+    return cfg
+
+
+def _env_section(data: Mapping[str, Any], cls: type) -> Any:
     env_data = data.get("env", {})
     if not isinstance(env_data, Mapping):
         raise ConfigError(f"env must be a mapping, got {type(env_data).__name__}")
     env_data = dict(env_data)
     if isinstance(env_data.get("overrides"), Mapping):
         env_data["overrides"] = _flatten(env_data["overrides"])
-    env = _section(EnvConfig, env_data, "env")
-    cfg = _section(TrainConfig, {**data, "env": env}, "")
-    _check_env(cfg.env)
-    _check_algorithm(cfg)
-    return cfg
+    return _section(cls, env_data, "env")
 
 
 def _apply(data: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
@@ -320,6 +391,100 @@ def _check_algorithm(cfg: TrainConfig) -> None:
                               f"(n_steps * n_envs = {n_steps * cfg.n_envs}); it must be at most that")  # fmt: skip
 
 
+# ----------------------------------------------------------------------------- the rllib backend
+# RLlib's numeric training arguments: types and ranges as in HYPERPARAMETER_RANGES
+RLLIB_RANGES: dict[str, tuple[type, float, float, bool]] = {
+    "lr": (float, 0.0, INF, True), "gamma": (float, 0.0, 1.0, False), "lambda_": (float, 0.0, 1.0, False),
+    "entropy_coeff": (float, 0.0, INF, False), "vf_loss_coeff": (float, 0.0, INF, False),
+    "clip_param": (float, 0.0, INF, True), "vf_clip_param": (float, 0.0, INF, True),
+    "kl_coeff": (float, 0.0, INF, False), "grad_clip": (float, 0.0, INF, True),
+    "train_batch_size_per_learner": (int, 1, INF, False), "minibatch_size": (int, 1, INF, False),
+    "num_epochs": (int, 1, INF, False),
+}  # fmt: skip
+TUNE_KEYS = ("grid", "max_concurrent_trials")
+
+
+def rllib_missing() -> str | None:
+    """Why the rllib backend cannot run here (Ray RLlib not installed), or None."""
+    try:
+        import ray.rllib  # noqa: F401
+    except ImportError as e:
+        return f"backend rllib needs Ray RLlib ({e}): pip install 'hitl-env[rllib]'"
+    return None
+
+
+def _build_rllib(data: Mapping[str, Any], env: RLlibEnvConfig) -> RLlibConfig:
+    cfg = _section(RLlibConfig, {**data, "env": env}, "")
+    _check_env(cfg.env)
+    missing = rllib_missing()
+    if missing:
+        raise ConfigError(missing)
+    from ray.rllib.algorithms.algorithm_config import AlgorithmConfig
+    from ray.rllib.algorithms.ppo import PPOConfig
+    from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig
+
+    names = set(inspect.signature(PPOConfig.training).parameters) | set(
+        inspect.signature(AlgorithmConfig.training).parameters)  # fmt: skip
+    reserved = {"self", "kwargs", "model", "learner_class", "learner_connector"}  # model: the model section
+    _check_names_in(sorted(names - reserved), cfg.hyperparameters, "hyperparameters", "of PPOConfig.training")
+    _check_names_in(sorted(f.name for f in fields(DefaultModelConfig)), cfg.model, "model", "of RLlib's model_config")
+    _check_values_in(cfg.hyperparameters, RLLIB_RANGES)
+    batch = cfg.hyperparameters.get("train_batch_size_per_learner", 4000)
+    minibatch = cfg.hyperparameters.get("minibatch_size", 128)
+    if isinstance(batch, int) and isinstance(minibatch, int) and minibatch > batch:
+        raise ConfigError(f"hyperparameters.minibatch_size={minibatch} is larger than the train batch "
+                          f"(train_batch_size_per_learner = {batch}); it must be at most that")  # fmt: skip
+    hidden = cfg.model.get("fcnet_hiddens")
+    if hidden is not None and not (isinstance(hidden, (list, tuple)) and all(
+            isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in hidden)):  # fmt: skip
+        raise ConfigError(f"model.fcnet_hiddens={_thaw(hidden)!r} must list positive layer sizes")
+    _check_tune(cfg, data)
+    return cfg
+
+
+def _check_tune(cfg: RLlibConfig, data: Mapping[str, Any]) -> None:
+    """``tune``: known keys, a grid of non-empty value lists whose every point is a valid config."""
+    _check_names_in(TUNE_KEYS, cfg.tune, "tune", "of the tune section")
+    concurrent = cfg.tune.get("max_concurrent_trials", 0)
+    if isinstance(concurrent, bool) or not isinstance(concurrent, int) or concurrent < 0:
+        raise ConfigError(f"tune.max_concurrent_trials={concurrent!r} must be an integer >= 0 (0: no limit)")
+    grid = cfg.tune.get("grid") or {}
+    if not isinstance(grid, Mapping):
+        raise ConfigError(f"tune.grid must map dotted keys to lists of values, got {_thaw(grid)!r}")
+    base = {k: v for k, v in data.items() if k != "tune"}
+    for key, values in grid.items():
+        if key.split(".")[0] in ("tune", "backend"):
+            raise ConfigError(f"tune.grid.{key}: the grid cannot vary {key.split('.')[0]}")
+        if not isinstance(values, (list, tuple)) or not values:
+            raise ConfigError(f"tune.grid.{key} must be a non-empty list of values, got {_thaw(values)!r}")
+        for value in values:
+            try:
+                build(_apply(dict(base), {key: _thaw(value)}))
+            except ConfigError as e:
+                raise ConfigError(f"tune.grid.{key}={_thaw(value)!r}: {e}") from None
+    if len(cfg.grid()) > 10_000:
+        raise ConfigError(f"tune.grid has {len(cfg.grid())} points; at most 10000")
+
+
+def _check_names_in(allowed: Any, given: Mapping[str, Any], key: str, of: str) -> None:
+    for name in given:
+        if name not in allowed:
+            raise ConfigError(f"unknown key '{key}.{name}': not a parameter {of}; allowed: {', '.join(allowed)}")
+
+
+def _check_values_in(given: Mapping[str, Any], ranges: Mapping[str, tuple[type, float, float, bool]]) -> None:
+    for name, value in given.items():
+        if name not in ranges:
+            continue
+        kind, lo, hi, open_lo = ranges[name]
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        inside = number and (value > lo if open_lo else value >= lo) and value <= hi
+        if not inside or (kind is int and not isinstance(value, int)):
+            what = "an integer" if kind is int else "a number"
+            where = f"above {lo:g}" if open_lo else f"in [{lo:g}, {hi:g}]"
+            raise ConfigError(f"hyperparameters.{name}={value!r} must be {what} {where}")
+
+
 def _check_names(fn: Any, given: Mapping[str, Any], key: str, of: str, reserved: tuple[str, ...]) -> None:
     allowed = sorted(set(inspect.signature(fn).parameters) - set(reserved) - {"args", "kwargs"})
     for name in given:
@@ -336,4 +501,14 @@ def activation(name: str) -> type:
             "silu": nn.SiLU}[name]  # fmt: skip
 
 
-__all__ = ["ALGORITHMS", "ENV_IDS", "EnvConfig", "TrainConfig", "build", "load_train_config"]
+__all__ = [
+    "ALGORITHMS",
+    "ENV_IDS",
+    "RLLIB_ENV_IDS",
+    "TEAM_ID",
+    "EnvConfig",
+    "RLlibConfig",
+    "TrainConfig",
+    "build",
+    "load_train_config",
+]

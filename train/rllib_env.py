@@ -1,4 +1,11 @@
-"""The PettingZoo team env as an RLlib multi-agent env, in RLlib's conventions.
+"""The project's envs in RLlib's conventions: the team as a multi-agent env, the single-agent envs masked.
+
+:class:`RLlibEnv` is ``hitl_env/Supervisor-v2`` or ``hitl_env/Router-v3`` with the observation
+``{"observations": Box, "action_mask": Box}`` (the keys of RLlib's action-masking module); it
+builds its env with ``gym.make`` after importing :mod:`hitl_env`, so every env runner registers
+the envs itself (the class travels to the runners by reference; nothing to register there).
+
+:class:`RLlibTeamEnv`, the PettingZoo team env as an RLlib multi-agent env:
 
 * Observations only for the agent whose decision is due (RLlib's multi-agent convention): no
   dummy steps of agents with nothing to decide.
@@ -18,12 +25,45 @@ from __future__ import annotations
 
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 from ray.rllib.env.multi_agent_env import MultiAgentEnv
 
 from hitl_env.multi_agent import ROUTER, TeamParallelEnv, supervisor_agent
 from hitl_env.rewards import scalarize, validate_weights
+
+
+def masked_space(observation: spaces.Space) -> spaces.Dict:
+    """An env's observation space with its action mask, in the keys of RLlib's action-masking module."""
+    return spaces.Dict({"observations": observation, "action_mask": spaces.Box(0.0, 1.0, (2,), np.float32)})
+
+
+class RLlibEnv(gym.Env):
+    """A single-agent ``hitl_env`` env (``config``: ``env_id`` and the env's keyword arguments), masked."""
+
+    def __init__(self, config: dict[str, Any] | None = None) -> None:
+        import hitl_env  # noqa: F401  (registers the envs in this process: every env runner imports this)
+
+        kwargs = dict(config or {})
+        self.env = gym.make(kwargs.pop("env_id"), **kwargs)
+        self.observation_space = masked_space(self.env.observation_space)
+        self.action_space = self.env.action_space
+
+    @staticmethod
+    def _obs(obs: np.ndarray, info: dict[str, Any]) -> dict[str, np.ndarray]:
+        return {"observations": obs, "action_mask": np.asarray(info["action_mask"], np.float32)}
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[dict, dict]:
+        obs, info = self.env.reset(seed=seed, options=options)
+        return self._obs(obs, info), {}
+
+    def step(self, action: Any) -> tuple[dict, float, bool, bool, dict]:
+        obs, reward, terminated, truncated, info = self.env.step(int(action))
+        return self._obs(obs, info), float(reward), terminated, truncated, {}
+
+    def close(self) -> None:
+        self.env.close()
 
 
 class RLlibTeamEnv(MultiAgentEnv):
@@ -35,13 +75,7 @@ class RLlibTeamEnv(MultiAgentEnv):
         self.possible_agents = list(self.team.possible_agents)
         self.agents = list(self.possible_agents)
         self.observation_spaces = {
-            a: spaces.Dict(
-                {
-                    "observations": self.team.observation_space(a)["observation"],
-                    "action_mask": spaces.Box(0.0, 1.0, (2,), np.float32),
-                }
-            )
-            for a in self.possible_agents
+            a: masked_space(self.team.observation_space(a)["observation"]) for a in self.possible_agents
         }
         self.action_spaces = {a: self.team.action_space(a) for a in self.possible_agents}
         self.weights = validate_weights((config or {}).get("reward_weights"))

@@ -35,9 +35,11 @@ class _VectorReward:
         start_hour: int = 9,
         rating: str = "dense",
         render_mode: str | None = None,
+        **env_kwargs: Any,
     ) -> None:
-        # no reward_weights: the reward is not weighted (LinearReward or the algorithm does that)
-        super().__init__(preset, overrides, team_size, shift_hours, start_hour, None, rating, render_mode)  # type: ignore[call-arg]
+        # no reward_weights: the reward is not weighted (LinearReward or the algorithm does that);
+        # env_kwargs: the scalar env's own arguments (Supervisor's scope)
+        super().__init__(preset, overrides, team_size, shift_hours, start_hour, None, rating, render_mode, **env_kwargs)  # type: ignore[call-arg]
 
     def step(self, action: Any) -> tuple[np.ndarray, np.ndarray, bool, bool, dict]:
         obs, _, terminated, truncated, info = super().step(action)  # type: ignore[misc]

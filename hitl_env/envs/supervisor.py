@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from hitl_env.envs.base import Defer, TeamEnv
 from hitl_env.envs.observations import SupervisorObs
+
+SCOPES = ("ai", "team")
 
 
 class SupervisorEnv(TeamEnv):
@@ -48,10 +52,14 @@ class SupervisorEnv(TeamEnv):
     ## Rewards
     At each step, the weighted sum of the reward components (:mod:`hitl_env.rewards`: rating,
     duration, worker time, retrial, abandonment) of the team's AI-routed chats that closed since
-    the previous step; the vector is in ``info["vector_reward"]`` and its space in
-    ``reward_space``. ``rating="dense"`` scores every chat's satisfaction, ``"sparse"`` only the
-    ratings customers actually give (about 17%). Default weights:
-    ``hitl_env.rewards.DEFAULT_WEIGHTS``.
+    the previous step (``scope="ai"``, the default), or of every chat of the team that closed
+    since then (``scope="team"``: a takeover also costs the worker's other chats the attention it
+    diverts, and the team scope prices that, at the price of a noisier reward: on the default
+    weights, under ``algorithm_only``, over 20 shifts, the per-step reward's SD is 6.4 in the AI
+    scope and 145 in the team scope, whose return, about -9,100 a shift, prices every chat); the
+    vector is in ``info["vector_reward"]`` and its space in ``reward_space``. ``rating="dense"``
+    scores every chat's satisfaction, ``"sparse"`` only the ratings customers actually give
+    (about 17%). Default weights: ``hitl_env.rewards.DEFAULT_WEIGHTS``.
 
     ## Starting State
     A new team (workers, arrivals and latent chat attributes drawn from the env's seed) at the
@@ -66,7 +74,7 @@ class SupervisorEnv(TeamEnv):
     ## Arguments
     ``gymnasium.make("hitl_env/Supervisor-v2", preset="taobao_2024", overrides=None,
     team_size=10, shift_hours=8.0, start_hour=9, reward_weights=None, rating="dense",
-    render_mode=None)``: ``preset`` a preset name or YAML path, ``overrides`` dotted keys (not
+    render_mode=None, scope="ai")``: ``preset`` a preset name or YAML path, ``overrides`` dotted keys (not
     the fields the episode sets itself, ``hitl_env.envs.base.EPISODE_KEYS``: a ``ValueError``);
     ``reward_weights`` a mapping of component to weight (unset ones keep their defaults);
     ``render_mode`` ``"ansi"`` or ``"rgb_array"``.
@@ -87,9 +95,17 @@ class SupervisorEnv(TeamEnv):
 
     observation_type = SupervisorObs
 
+    def __init__(self, *args: Any, scope: str = "ai", **kwargs: Any) -> None:
+        if scope not in SCOPES:
+            raise ValueError(f"scope must be one of {SCOPES}, got {scope!r}")
+        self.scope = scope
+        super().__init__(*args, **kwargs)
+
     def _hooks(self) -> tuple[None, Defer]:
         return None, Defer()
 
     def _scored(self, chats: list[int]) -> list[int]:
+        if self.scope == "team":
+            return chats
         routed = self.sim.rec["routed_ai"]  # type: ignore[union-attr]
         return [c for c in chats if routed[c]]
