@@ -34,6 +34,13 @@ the configs and the command. A non-empty ``DIR`` is refused unless ``--overwrite
 ``--supervisor`` and ``--router`` take the policies ``hitl-rct`` takes (:func:`eval.rct.resolve_policy`),
 used by the default and every design alike.
 
+``--estimates`` also runs each design (and the default) as the treatment arm of the paper's
+experiment: it replays the same workers and customers with nobody treated and fits the paper's
+worker-day DiD (:func:`eval.analysis.did_fits`, :func:`eval.analysis.did_table`) on all,
+AI-eligible and AI-ineligible chats, and reports each estimate's mean over the seeds, its mean SE
+and the mean true effect (``DIR/estimates.csv``, ``estimates`` in ``results.json``). It doubles
+the simulations and adds the regressions (about 10 s a run at full scale).
+
 Example::
 
     hitl-whatif --designs earlier_detection,wider_scope_20,incentive --seeds 10 --out runs/whatif
@@ -54,7 +61,7 @@ import pandas as pd
 
 from eval.rct import DEFAULTS, PolicyError, overrides_from_args, resolve_policy
 from hitl_env.cli import output_dir
-from hitl_env.config import Config, ConfigError, load_config
+from hitl_env.config import Config, ConfigError, load_config, with_overrides
 from hitl_env.designs import DESIGNS, design
 from hitl_env.io import OutputError, atomic_path, command_line, prepare_out, write_manifest
 from hitl_env.procs import interrupted
@@ -162,6 +169,31 @@ def plot_effects(table: pd.DataFrame, path: Path) -> None:
     plt.close(fig)
 
 
+FIGURES = ("duration_pct", "rating", "retrial_pp")
+
+
+def did_estimates(actual: pd.DataFrame, cf: pd.DataFrame) -> dict[str, float]:
+    """The paper's DiD of one run against its nobody-treated replay: ``sample.figure.{estimate,se,true}``."""
+    from eval.analysis import SAMPLES, chat_frame, did_fits, did_table
+
+    a, c = chat_frame(actual), chat_frame(cf)
+    table = did_table(a, c, did_fits(a))
+    return {f"{s}.{f}.{k}": float(table[s][f][k]) for s in SAMPLES for f in FIGURES for k in ("estimate", "se", "true")}
+
+
+def estimate_table(runs: dict[str, list[dict[str, float]]]) -> pd.DataFrame:
+    """Per design, sample and figure: the mean estimate, mean SE and mean true effect over the seeds."""
+    rows = []
+    for name, seeds in runs.items():
+        d = pd.DataFrame(seeds)
+        for key in dict.fromkeys(k.rsplit(".", 1)[0] for k in d.columns):
+            sample, figure = key.split(".")
+            rows.append({"design": name, "sample": sample, "figure": figure, "seeds": len(d),
+                         "estimate": float(d[f"{key}.estimate"].mean()), "se": float(d[f"{key}.se"].mean()),
+                         "true": float(d[f"{key}.true"].mean())})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n")[0])
     p.add_argument("--designs", required=True, metavar="NAME,...",
@@ -181,6 +213,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, type=output_dir, help="output directory (must be empty)")
     p.add_argument("--overwrite", action="store_true", help="replace an earlier run's files in --out")
     p.add_argument("--no-plot", action="store_true", help="skip whatif.png")
+    p.add_argument("--estimates", action="store_true",
+                   help="also the paper-style DiD of each design as the treatment arm (doubles the runs)")  # fmt: skip
     p.add_argument("--quiet", action="store_true", help="no progress bar and no table")
     return p
 
@@ -195,6 +229,10 @@ def configs(args: argparse.Namespace) -> dict[str, Config]:
     cfg = load_config(args.preset, overrides_from_args(args))
     if cfg.experiment.days_post < 1:
         raise ConfigError("a what-if needs at least one treatment-period day (experiment.days_post)")
+    if args.estimates:
+        from eval.rct import experiment_configs
+
+        experiment_configs(args.preset, overrides_from_args(args))  # both arms and both periods, or an error
     return {BASE: cfg, **{n: design(n).config(cfg) for n in names}}
 
 
@@ -227,8 +265,10 @@ def _run(args: argparse.Namespace, cfgs: dict[str, Config], first: dict[str, dic
 
     n_teams = -(-cfgs[BASE].experiment.workers // cfgs[BASE].experiment.team_size)
     seeds = range(args.seed, args.seed + args.seeds)
-    bar = tqdm(total=len(seeds) * len(cfgs) * n_teams, unit="team", desc="what-if", disable=args.quiet)
+    per = 2 if args.estimates else 1
+    bar = tqdm(total=len(seeds) * len(cfgs) * n_teams * per, unit="team", desc="what-if", disable=args.quiet)
     runs: dict[str, list[dict[str, float]]] = {n: [] for n in cfgs}
+    estimates: dict[str, list[dict[str, float]]] = {n: [] for n in cfgs}
     t0 = time.perf_counter()
     for seed in seeds:
         for name, cfg in cfgs.items():
@@ -238,6 +278,13 @@ def _run(args: argparse.Namespace, cfgs: dict[str, Config], first: dict[str, dic
             done = bar.n
             df = simulate(cfg, seed, n_jobs=args.jobs, progress=lambda k, d=done: bar.update(d + k - bar.n), **hooks)
             runs[name].append({"seed": seed, **metrics(df, cfg)})
+            if args.estimates:
+                bar.set_description(f"seed {seed}: {name} (nobody treated)")
+                done = bar.n
+                cf_cfg = with_overrides(cfg, {"experiment.treatment_share": 0.0})
+                cf = simulate(cf_cfg, seed, n_jobs=args.jobs, progress=lambda k, d=done: bar.update(d + k - bar.n),
+                              router=hooks["router"])  # fmt: skip
+                estimates[name].append(did_estimates(df, cf))
     bar.close()
     runtime = time.perf_counter() - t0
     table = effect_table({n: [{m: r[m] for m in METRICS} for r in rs] for n, rs in runs.items()})
@@ -245,6 +292,11 @@ def _run(args: argparse.Namespace, cfgs: dict[str, Config], first: dict[str, dic
     with atomic_path(args.out / "whatif.csv") as tmp:
         table.to_csv(tmp, index=False)
     files["whatif.csv"] = len(table)
+    est = estimate_table(estimates) if args.estimates else None
+    if est is not None:
+        with atomic_path(args.out / "estimates.csv") as tmp:
+            est.to_csv(tmp, index=False)
+        files["estimates.csv"] = len(est)
     if not args.no_plot:
         with atomic_path(args.out / "whatif.png") as tmp:
             plot_effects(table, tmp)
@@ -254,11 +306,16 @@ def _run(args: argparse.Namespace, cfgs: dict[str, Config], first: dict[str, dic
         "designs": {n: dict(DESIGNS[n].overrides) for n in cfgs if n != BASE},
         "policies": {k: getattr(args, k) for k in DEFAULTS}, "frustrated_threshold": FRUSTRATED,
         "table": table.to_dict(orient="records"), "runs": runs, "runtime_s": runtime,
+        "estimates": None if est is None else est.to_dict(orient="records"),
         "config": cfgs[BASE].to_dict(), "command": command,
     }  # fmt: skip
     write_manifest(args.out, "results.json", results, files)
     if not args.quiet:
         print(format_table(table))
+        if est is not None:
+            print(f"\n{'paper-style DiD':<22}{'sample':<12}{'figure':<14}{'estimate':>10}{'se':>9}{'true':>10}")
+            for r in est.itertuples():
+                print(f"{r.design:<22}{r.sample:<12}{r.figure:<14}{r.estimate:>+10.4g}{r.se:>9.3g}{r.true:>+10.4g}")
     print(f"{len(cfgs) - 1} design(s) x {len(seeds)} seed(s), {runtime:.1f} s -> {args.out}")
     return 0
 

@@ -42,7 +42,7 @@ OUTPUTS: dict[str, tuple[str, ...]] = {
     "hitl-train": ("run.json", "config.yaml", "final_model.zip", "best_model.zip", "interrupted_model.zip",
                    "eval", "checkpoints", "tb", "progress.csv", "checkpoint", "tune.csv", "tune"),
     "hitl-bench": ("bench.json",),
-    "hitl-whatif": ("results.json", "whatif.csv", "whatif.png"),
+    "hitl-whatif": ("results.json", "whatif.csv", "whatif.png", "estimates.csv"),
 }  # fmt: skip
 """What each command writes in its ``--out`` (names or glob patterns), manifest first."""
 MANIFESTS = ("run.json", "results.json", "summary.json")

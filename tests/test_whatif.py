@@ -173,3 +173,21 @@ def test_skill_erosion_lowers_resolution_of_hand_chats(runs, base_cfg) -> None:
     assert resolved(eroded) < resolved(runs["default"]) - 0.01  # measured 0.776
     gained = simulate(with_overrides(base_cfg, {"workers.skill_erosion": -0.05}), 0)
     assert resolved(gained) > resolved(runs["default"]) + 0.01
+
+
+def test_estimates_give_the_paper_style_did_beside_the_true_effect(tmp_path: Path) -> None:
+    out = tmp_path / "e"
+    args = ["--designs", "wider_scope_20", "--workers", "40", "--days-pre", "2", "--days-post", "3", "--seeds", "1",
+            "--jobs", "1", "--quiet", "--no-plot", "--estimates", "--out", str(out)]  # fmt: skip
+    assert main(args) == 0
+    est = pd.read_csv(out / "estimates.csv")
+    assert len(est) == 2 * 3 * 3  # default and one design; three samples; three figures
+    row = est[(est["design"] == "wider_scope_20") & (est["sample"] == "eligible") & (est["figure"] == "duration_pct")]
+    assert row["true"].iloc[0] < -5 and row["se"].iloc[0] > 0  # the AI shortens eligible chats
+    assert json.loads((out / "results.json").read_text())["files"]["estimates.csv"]["rows"] == 18
+
+
+def test_estimates_need_both_arms(tmp_path: Path, capsys) -> None:
+    args = ["--designs", "incentive", "--workers", "10", "--set", "experiment.treatment_share=1", "--estimates"]
+    assert main([*args, "--out", str(tmp_path / "o")]) == 2
+    assert "needs workers in both arms" in capsys.readouterr().err
