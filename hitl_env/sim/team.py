@@ -10,6 +10,7 @@ generator, so the same seed gives the same run.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numba
@@ -91,6 +92,24 @@ def supervisors(cfg: Config, treated: np.ndarray) -> np.ndarray:
     return out
 
 
+@functools.lru_cache(maxsize=16)
+def _config_arrays(cfg: Config) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """What a team's state takes from the config alone, built once per config (a reset builds a
+    team): the loop's parameters ``P``, the per-category table ``CAT``, each category's
+    ``ai_allowed`` (a router's mask, as in Router-v3) and its router ``keyword_share``. Callers
+    copy them."""
+    cats = list(cfg.categories.values())
+    by_cat = {
+        "eligible": [c.eligible for c in cats],
+        "attention": [c.attention for c in cats],
+        # the AI's transcript saves human work only in categories within its scope (ai_solvable > 0)
+        "handoff_work": [cfg.ai.handoff_work if c.ai_solvable > 0.0 else 1.0 for c in cats],
+        "handoff_resolve": [cfg.ai.handoff_resolve if c.ai_solvable > 0.0 else 0.0 for c in cats],
+    }
+    CAT = np.array([by_cat[k] for k in K.CAT_FIELDS], dtype=float)
+    return parameters(cfg), CAT, np.array([c.ai_allowed for c in cats]), np.array([c.keyword_share for c in cats])
+
+
 _ENTRY_POINTS: dict[tuple, tuple] = {}
 """The compiled loop's entry points (``advance``, ``resume``) by :func:`_layout` of the state."""
 
@@ -139,21 +158,11 @@ class TeamSim:
         self.cfg, self.workers, self.C, self.rng = cfg, workers, chats, rng
         self.hooks = {"route": router, "takeover": supervisor}
         n, nw = len(chats), len(workers.speed)
-        cats = list(cfg.categories.values())
-        self.ai_allowed = np.array([c.ai_allowed for c in cats])  # a router's mask, as in Router-v3
-        by_cat = {
-            "eligible": [c.eligible for c in cats],
-            "attention": [c.attention for c in cats],
-            # the AI's transcript saves human work only in categories within its scope (ai_solvable > 0)
-            "handoff_work": [cfg.ai.handoff_work if c.ai_solvable > 0.0 else 1.0 for c in cats],
-            "handoff_resolve": [cfg.ai.handoff_resolve if c.ai_solvable > 0.0 else 0.0 for c in cats],
-        }
-        CAT = np.array([by_cat[k] for k in K.CAT_FIELDS], dtype=float)
+        P, CAT, self.ai_allowed, share = (a.copy() for a in _config_arrays(cfg))
         C = chats
         # one row per chat (its fields share cache lines), one column per field
         CF = np.column_stack([getattr(C, k) for k in K.CF_FIELDS])
         rule = CAT[K.cat.eligible].astype(np.int64)[C.category]
-        share = np.array([c.keyword_share for c in cats])
         if share.any():  # the router's keywords mark a share of a category eligible, with the chat's U_route
             rule = rule | (C.u_route < share[C.category]).astype(np.int64)
         ints = {"category": C.category, "solvable": C.solvable, "misread": C.misread, "ai_need": C.ai_need,
@@ -181,7 +190,7 @@ class TeamSim:
         self.state = K.State(
             CF=CF, CI=CI, XF=XF, XI=XI, WF=WF, WI=WI, WD=WD, HT=np.zeros(cap), HI=np.zeros((cap, 3), np.int64),
             Q=np.zeros(n, np.int64), B=np.zeros((0, 10)), FIN=np.zeros(n, np.int64),
-            S=np.zeros(len(K.S_FIELDS), np.int64), SF=np.zeros(len(K.SF_FIELDS)), P=parameters(cfg), CAT=CAT,
+            S=np.zeros(len(K.S_FIELDS), np.int64), SF=np.zeros(len(K.SF_FIELDS)), P=P, CAT=CAT,
             V=np.zeros(K.V_SIZE),
         )  # fmt: skip
         self.t_arr, self.category = C.t, C.category
