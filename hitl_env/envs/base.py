@@ -149,6 +149,7 @@ class TeamEnv(gym.Env):
         self.obs = self.observation_type(self.cfg, self.settings.shift_start_s, self.settings.shift_s)
         self.observation_space = self.obs.space
         self.reward_space = gym.spaces.Box(-1e6, 1e6, (len(COMPONENTS),), np.float32)
+        self._zero_reward = scalarize(np.zeros(len(COMPONENTS), np.float32), self.settings.weights)
         self.action_space = gym.spaces.Discrete(2)
         self.sim: TeamSim | None = None
         self.decision: tuple[str, Any] | None = None
@@ -186,9 +187,14 @@ class TeamEnv(gym.Env):
         if self.decision is not None:  # (None: a shift with no decision at all ends at its first step)
             self.sim.decide(bool(action))  # the core applies the mask (TeamSim.decide)
             self.decision = self.sim.run()
-        vec = vector_reward(self.sim.rec, self.sim.t_arr, self._scored(self.sim.take_finished()), self.settings.rating)
+        scored = self._scored(self.sim.take_finished())
+        if scored:
+            vec = vector_reward(self.sim.rec, self.sim.t_arr, scored, self.settings.rating)
+            reward = scalarize(vec, self.settings.weights)
+        else:  # (most steps: no scored chat closed)
+            vec, reward = np.zeros(len(COMPONENTS), np.float32), self._zero_reward
         self.active = self.decision is not None
-        return self._obs(), scalarize(vec, self.settings.weights), not self.active, False, self._info(vec)
+        return self._obs(), reward, not self.active, False, self._info(vec)
 
     def _obs(self) -> np.ndarray:
         if self.decision is None:
