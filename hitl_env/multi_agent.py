@@ -24,7 +24,7 @@ from pettingzoo.utils.wrappers import OrderEnforcingWrapper
 
 from hitl_env.config import Config
 from hitl_env.envs.base import Defer, build_episode, episode_settings
-from hitl_env.envs.observations import OBSERVATIONS, Decision
+from hitl_env.envs.observations import OBSERVATIONS, BinaryAction
 from hitl_env.envs.render import RENDER_MODES, check_render_mode, render
 from hitl_env.rewards import COMPONENTS, scalarize, vector_reward
 from hitl_env.sim.run import check_seed
@@ -59,7 +59,7 @@ class _Shift:
                     "action_mask": spaces.Box(0, 1, (2,), np.int8),
                 }
             )
-        self.action_spaces = {a: Decision() for a in self.agents}
+        self.action_spaces = {a: BinaryAction() for a in self.agents}
         self.reward_spaces = {a: spaces.Box(-1e6, 1e6, (len(COMPONENTS),), np.float32) for a in self.agents}
         self.zero = np.zeros(len(COMPONENTS), np.float32)
         self.sim: TeamSim | None = None

@@ -235,15 +235,15 @@ def test_step_before_reset_and_after_the_end_fail_clearly() -> None:
 def test_the_decision_space_samples_as_gymnasium_does_only_faster() -> None:
     from gymnasium.spaces import Discrete
 
-    from hitl_env.envs.observations import Decision
+    from hitl_env.envs.observations import BinaryAction
 
     masks = [np.array(m, np.int8) for m in ([1, 1], [1, 0], [1, 1], [0, 1], [0, 0], [1, 1])]
     for seed in range(50):
-        ours, theirs = Decision(seed=seed), Discrete(2, seed=seed)
+        ours, theirs = BinaryAction(seed=seed), Discrete(2, seed=seed)
         p = np.array([0.3, 0.7])
         got = [ours.sample(mask=m) for m in masks * 5] + [ours.sample(), ours.sample(probability=p)]
         want = [theirs.sample(mask=m) for m in masks * 5] + [theirs.sample(), theirs.sample(probability=p)]
         assert got == want and all(type(a) is type(b) for a, b in zip(got, want, strict=True))
-    assert Decision() == Discrete(2) and gym.make(SUPERVISOR_ID).action_space == Discrete(2)
+    assert BinaryAction() == Discrete(2) and gym.make(SUPERVISOR_ID).action_space == Discrete(2)
     with pytest.raises(AssertionError, match="dtype of the sample mask"):  # anything else: Gymnasium's checks
-        Decision().sample(mask=np.array([1, 1]))
+        BinaryAction().sample(mask=np.array([1, 1]))

@@ -35,7 +35,7 @@ import gymnasium as gym
 import numpy as np
 
 from hitl_env.config import Config
-from hitl_env.envs.observations import Decision
+from hitl_env.envs.observations import BinaryAction
 from hitl_env.multi_agent import ROUTER, TeamParallelEnv
 from hitl_env.rewards import COMPONENTS
 
@@ -111,7 +111,7 @@ class SharedSupervisorEnv(gym.Env):
         self.supervisors = [a for a in self.team.possible_agents if a != ROUTER]
         box = self.team.observation_space(self.supervisors[0])["observation"]
         self.observation_space = gym.spaces.Box(box.low, box.high, dtype=np.float32)
-        self.action_space = Decision()
+        self.action_space = BinaryAction()
         self.reward_space = self.team.reward_space(self.supervisors[0])
         self._obs: dict[str, Any] = {}
         self._infos: dict[str, Any] = {}

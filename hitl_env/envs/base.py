@@ -16,7 +16,7 @@ import gymnasium as gym
 import numpy as np
 
 from hitl_env.config import Config, load_config, override_keys, with_overrides
-from hitl_env.envs.observations import Decision, SupervisorObs
+from hitl_env.envs.observations import BinaryAction, SupervisorObs
 from hitl_env.envs.render import RENDER_MODES, check_render_mode
 from hitl_env.rewards import COMPONENTS, RATING_MODES, scalarize, validate_weights, vector_reward
 from hitl_env.sim.hooks import PENDING
@@ -150,7 +150,7 @@ class TeamEnv(gym.Env):
         self.observation_space = self.obs.space
         self.reward_space = gym.spaces.Box(-1e6, 1e6, (len(COMPONENTS),), np.float32)
         self._zero_reward = scalarize(np.zeros(len(COMPONENTS), np.float32), self.settings.weights)
-        self.action_space = Decision()
+        self.action_space = BinaryAction()
         self.sim: TeamSim | None = None
         self.decision: tuple[str, Any] | None = None
         self.active = False

@@ -107,7 +107,7 @@ class RouterObs(_Obs):
         return np.array([1, int(self.allowed[v.category])], np.int8)
 
 
-class Decision(gym.spaces.Discrete):
+class BinaryAction(gym.spaces.Discrete):
     """``Discrete(2)``, the action space of every decision: 0 (human, or let the AI continue) or 1.
 
     Its masked ``sample`` is Gymnasium's for the two masks the envs give (``[1, 1]``, ``[1, 0]``):
