@@ -139,9 +139,7 @@ def _main(argv: list[str] | None = None) -> None:
         ap.error(str(e))
     rule = search(env, range(args.tune_seeds), "dense", 0, args.iterations)
     fresh = range(args.seed, args.seed + args.seeds)
-    table = compare(env, rule, args.baseline, args.oracle, fresh, "dense", args.seed)
-    rule.decisions = rule.takeovers = 0
-    returns(env, rule, fresh, "dense")
+    table = compare(env, rule, args.baseline, args.oracle, fresh, "dense", args.seed)  # the rule's counts: these seeds
     print(f"{SUPERVISOR_ID}, {args.preset}; searched on seeds 0-{args.tune_seeds - 1}, "
           f"evaluated on {args.seed}-{args.seed + args.seeds - 1}")  # fmt: skip
     print(table.to_string(index=False, float_format=lambda v: f"{v:+.1f}"))
