@@ -106,8 +106,7 @@ class _Shift:
         if self.sim is None or self.over:
             raise RuntimeError("call reset() before step(): no episode is running")
         if self.decision is not None:  # (None: a shift without any decision ends at its first step)
-            self.sim.decide(bool(action))  # the core applies the mask (TeamSim.decide)
-            self.decision = self.sim.run()
+            self.decision = self.sim.answer(bool(action))  # the core applies the mask (TeamSim.decide)
         vectors = self._score(self.sim.take_finished())
         self.over = self.decision is None
         return vectors

@@ -228,7 +228,7 @@ def test_teams_share_the_compiled_entry_points_by_layout():
     n = len(team._ENTRY_POINTS)
     _, b = _team(1)
     assert len(team._ENTRY_POINTS) == n  # the second team reuses the first one's machine code
-    assert a._advance is b._advance and a._resume is b._resume
+    assert a._advance is b._advance and a._resume is b._resume and a._answer is b._answer
     assert team._layout(a.state) == team._layout(b.state)
     fortran = a.state._replace(XF=np.asfortranarray(a.state.XF))
     readonly = a.state.B.copy()

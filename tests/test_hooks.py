@@ -48,6 +48,25 @@ def test_external_decisions_reproduce_in_process_policies() -> None:
     pd.testing.assert_frame_equal(team_records(sim, job), expected)
 
 
+def test_answer_is_decide_then_run() -> None:
+    """TeamSim.answer (one call of the compiled loop) leaves the run exactly as decide() then run()."""
+    cfg = small()
+    a, b = (build_team(team_jobs(cfg, seed=4, router=Deferring(), supervisor=Deferring())[0]) for _ in range(2))
+    (job,) = team_jobs(cfg, seed=4)
+    router, supervisor = RuleRouter(), default_supervisor(cfg)
+    da, db, n = a.run(), b.run(), 0
+    while da is not None:
+        assert db is not None and da[0] == db[0] and da[1] == db[1]
+        kind, view = da
+        action = router.route(view) if kind == "route" else supervisor.takeover(view)
+        a.decide(action)
+        da, db, n = a.run(), b.answer(action), n + 1
+    assert db is None and n > 100
+    pd.testing.assert_frame_equal(team_records(a, job), team_records(b, job))
+    with pytest.raises(RuntimeError, match="no decision is pending"):
+        b.answer(True)
+
+
 def test_rule_router_object_equals_default_rule() -> None:
     cfg = small()
     a = hitl_env.simulate(cfg, seed=1)

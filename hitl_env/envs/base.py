@@ -185,8 +185,7 @@ class TeamEnv(gym.Env):
         ):
             raise ValueError(f"action must be 0 or 1, got {action!r}")
         if self.decision is not None:  # (None: a shift with no decision at all ends at its first step)
-            self.sim.decide(bool(action))  # the core applies the mask (TeamSim.decide)
-            self.decision = self.sim.run()
+            self.decision = self.sim.answer(bool(action))  # the core applies the mask (TeamSim.decide)
         scored = self._scored(self.sim.take_finished())
         if scored:
             vec = vector_reward(self.sim.rec, self.sim.t_arr, scored, self.settings.rating)

@@ -285,6 +285,13 @@ def resume(st, kind, action):
         raise RuntimeError("unknown decision kind")
 
 
+@jit
+def answer(st, kind, action, until, route_hook):
+    """:func:`resume`, then :func:`advance`: a decision answered in one call instead of two."""
+    resume(st, kind, action)
+    return advance(st, until, route_hook)
+
+
 # ----------------------------------------------------------------- arrivals and queue
 @jit
 def _admit(st, c, eligible):

@@ -111,7 +111,7 @@ def _config_arrays(cfg: Config) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.
 
 
 _ENTRY_POINTS: dict[tuple, tuple] = {}
-"""The compiled loop's entry points (``advance``, ``resume``) by :func:`_layout` of the state."""
+"""The compiled loop's entry points (``advance``, ``resume``, ``answer``) by :func:`_layout` of the state."""
 
 
 def _layout(state: K.State) -> tuple:
@@ -122,7 +122,7 @@ def _layout(state: K.State) -> tuple:
 
 
 def _entry_points(state: K.State) -> tuple:
-    """Machine code of ``advance`` and ``resume`` for the state's types, called without numba's per-call
+    """Machine code of ``advance``, ``resume`` and ``answer`` for the state's types, called without numba's per-call
     type dispatch (half a call's cost). Looked up by :func:`_layout`: typing the state costs about
     a millisecond, more than the rest of a team's construction."""
     key = _layout(state)
@@ -130,7 +130,9 @@ def _entry_points(state: K.State) -> tuple:
     if found is None:
         st = numba.typeof(state)
         advance = K.advance.compile((st, numba.float64, numba.boolean))
-        found = _ENTRY_POINTS[key] = advance, K.resume.compile((st, numba.int64, numba.boolean))
+        resume = K.resume.compile((st, numba.int64, numba.boolean))
+        answer = K.answer.compile((st, numba.int64, numba.boolean, numba.float64, numba.boolean))
+        found = _ENTRY_POINTS[key] = advance, resume, answer
     return found
 
 
@@ -215,10 +217,10 @@ class TeamSim:
         self._state = state
         self.rec = {k: state.XI[:, getattr(K.xi, k)] for k in K.INT_RECORDS}
         self.rec.update({k: state.XF[:, getattr(K.xf, k)] for k in K.FLOAT_RECORDS})
-        self._advance, self._resume = _entry_points(state)
+        self._advance, self._resume, self._answer = _entry_points(state)
 
     def __getstate__(self) -> dict:
-        drop = {"rec", "_advance", "_resume"}  # views and machine code: rebound on load
+        drop = {"rec", "_advance", "_resume", "_answer"}  # views and machine code: rebound on load
         return {k: v for k, v in self.__dict__.items() if k not in drop}
 
     def __setstate__(self, state: dict) -> None:
@@ -237,10 +239,21 @@ class TeamSim:
         if self.pending is not None:
             raise RuntimeError("a decision is pending: call decide() first")
         until, hooked = float(until), self.hooks["route"] is not None
+        return self._loop(self._advance(self._state, until, hooked), until, hooked)
+
+    def answer(self, action: bool, until: float = math.inf) -> tuple[str, object] | None:
+        """:meth:`decide`, then :meth:`run`, in one call of the compiled loop instead of two."""
+        kind, c = self._take_pending()
+        until, hooked = float(until), self.hooks["route"] is not None
+        code = self._answer(self._state, DECISIONS[kind].code, self._allowed(kind, c, action), until, hooked)
+        return self._loop(code, until, hooked)
+
+    def _loop(self, code: int, until: float, hooked: bool) -> tuple[str, object] | None:
+        """Serve the compiled loop's returns (``code`` the first) until a decision is deferred or the run ends."""
         while True:
-            code = self._advance(self._state, until, hooked)
             if code == K.REFILL:
                 self._refill()
+                code = self._advance(self._state, until, hooked)
                 continue
             if code == K.FINISHED:
                 return None
@@ -256,7 +269,7 @@ class TeamSim:
             if action is PENDING:
                 self.pending = (kind.name, c, float(self._state.SF[K.sf.pend_t]))
                 return (kind.name, view)
-            self._resume(self._state, code, self._allowed(kind.name, c, action))
+            code = self._answer(self._state, code, self._allowed(kind.name, c, action), until, hooked)
 
     def decide(self, action: bool) -> None:
         """Answer the pending decision (eligible for ``route``, take over for ``takeover``).
@@ -264,10 +277,14 @@ class TeamSim:
         A takeover is ignored when the worker already handles ``supervisor.max_hand_chats``
         chats by hand; routing to the AI a category whose ``ai_allowed`` is false acts as False.
         """
+        kind, c = self._take_pending()
+        self._resume(self._state, DECISIONS[kind].code, self._allowed(kind, c, action))
+
+    def _take_pending(self) -> tuple[str, int]:
         if self.pending is None:
             raise RuntimeError("no decision is pending")
         (kind, c, _), self.pending = self.pending, None
-        self._resume(self._state, DECISIONS[kind].code, self._allowed(kind, c, action))
+        return kind, c
 
     def _allowed(self, kind: str, c: int, action: bool) -> bool:
         """The action with the router's mask applied (Router-v3's ``ai_allowed`` mask)."""
