@@ -389,7 +389,10 @@ def preset_names() -> list[str]:
     return sorted(n for n in names if not n.startswith(("train_", "rllib_")))  # (training configs)
 
 
-def _read_yaml(preset_or_path: str | Path) -> dict[str, Any]:
+def _read_yaml(preset_or_path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """A preset's or YAML file's fields. A file with ``base: NAME_OR_PATH`` holds only its
+    differences from that config (a relative path is read from the file's folder): its fields
+    merge into the base's, a category's fields into that category."""
     if not isinstance(preset_or_path, (str, Path)):
         raise ConfigError(f"a preset name or a YAML path is needed, got {preset_or_path!r}")
     path = Path(preset_or_path)
@@ -401,7 +404,19 @@ def _read_yaml(preset_or_path: str | Path) -> dict[str, Any]:
         else:
             hint = " (a config file path needs a suffix, such as .yaml)" if path.is_file() else ""
             raise ConfigError(f"unknown preset {str(preset_or_path)!r}{hint}; presets: {', '.join(preset_names())}")
-    return read_yaml_file(path)
+    data = read_yaml_file(path)
+    if "base" not in data:
+        return data
+    base = data.pop("base")
+    if not isinstance(base, str) or not base:
+        raise ConfigError(f"{path}: base must be a preset name or a YAML path, got {base!r}")
+    if path.resolve() in _seen:
+        raise ConfigError(f"{path}: its bases form a cycle ({' -> '.join(p.name for p in _seen)} -> {path.name})")
+    relative = path.parent / base
+    merged = _read_yaml(relative if Path(base).suffix and relative.is_file() else base, (*_seen, path.resolve()))
+    for key, value in data.items():
+        _merge(merged, key, value)
+    return merged
 
 
 def read_yaml_file(path: str | Path) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from hitl_env.config import Category, Config, ConfigError, apply_overrides, load_config, parse_overrides, preset_names
 
-PRESETS = ("taobao_2024", "mmn_abandonment")
+PRESETS = ("taobao_2024", "mmn_abandonment", "promotion_day")
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 
 
@@ -339,7 +339,8 @@ def test_a_config_file_without_a_suffix_is_named_as_such(tmp_path: Path) -> None
     hint = r"unknown preset '.*mine' \(a config file path needs a suffix, such as .yaml\); presets: "
     with pytest.raises(ConfigError, match=hint):
         load_config(tmp_path / "mine")
-    with pytest.raises(ConfigError, match=r"unknown preset 'mine'; presets: mmn_abandonment, taobao_2024$"):
+    listed = "mmn_abandonment, promotion_day, taobao_2024"
+    with pytest.raises(ConfigError, match=rf"unknown preset 'mine'; presets: {listed}$"):
         load_config("mine")
 
 
@@ -372,3 +373,47 @@ def test_wrong_types_for_the_entry_points_are_named() -> None:
             load_config(bad)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"config must be a Config \(hitl_env.load_config\(...\)\), got str"):
         hitl_env.simulate("taobao_2024")  # type: ignore[arg-type]
+
+
+# ----------------------------------------------------------------------------------- base
+def _flat(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in data.items():
+        out.update(_flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
+    return out
+
+
+def test_promotion_day_is_taobao_2024_with_its_listed_differences() -> None:
+    promo, base = _flat(load_config("promotion_day").to_dict()), _flat(load_config("taobao_2024").to_dict())
+    assert promo.keys() == base.keys()
+    changed = {k: (base[k], promo[k]) for k in base if promo[k] != base[k]}
+    assert changed == {
+        "arrivals.rate_per_worker_hour": (11.3, 28.25),
+        "categories.product_inquiry.ai_solvable": (0.0, 0.3),
+    }
+
+
+def test_a_base_merges_section_and_category_fields(tmp_path: Path) -> None:
+    text = "base: taobao_2024\nai: {misread: 0.1}\ncategories:\n  complaint: {work: 9.0}\n"
+    (tmp_path / "mine.yaml").write_text(text)
+    cfg, ref = load_config(tmp_path / "mine.yaml"), load_config("taobao_2024")
+    assert cfg == load_config("taobao_2024", {"ai.misread": 0.1, "categories.complaint.work": 9.0})
+    assert cfg.ai.rounds_to_resolve == ref.ai.rounds_to_resolve and list(cfg.categories) == list(ref.categories)
+    (tmp_path / "child.yaml").write_text("base: mine.yaml\nai: {misread: 0.2}\n")  # relative to the file's folder
+    expected = {"ai.misread": 0.2, "categories.complaint.work": 9.0}
+    assert load_config(tmp_path / "child.yaml") == load_config("taobao_2024", expected)
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("base: [taobao_2024]\n", "base must be a preset name or a YAML path"),
+        ("base: no_such_preset\n", "unknown preset 'no_such_preset'"),
+        ("base: loop.yaml\n", "cycle"),
+        ("base: taobao_2024\nai: {no_such_field: 1}\n", "no_such_field"),
+    ],
+)
+def test_a_bad_base_is_a_config_error(tmp_path: Path, text: str, match: str) -> None:
+    (tmp_path / "loop.yaml").write_text(text)
+    with pytest.raises(ConfigError, match=match):
+        load_config(tmp_path / "loop.yaml")
