@@ -34,6 +34,7 @@ with Ray Tune (``tune.csv``).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import platform
 import re
 import sys
@@ -208,7 +209,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         _prepare(args)
         venv = make_vec_env(cfg.env, cfg.n_envs, cfg.seed, cfg.vec_env)
-        eval_env = make_vec_env(cfg.env, 1, cfg.eval_seed, "dummy") if cfg.eval_freq else None
+        # evaluations score whole shifts, whatever the training episodes (env.credit)
+        eval_cfg = dataclasses.replace(cfg.env, credit="shift")
+        eval_env = make_vec_env(eval_cfg, 1, cfg.eval_seed, "dummy") if cfg.eval_freq else None
         model = build_model(cfg, venv, out, args.resume)
         remaining = cfg.total_timesteps - model.num_timesteps
         if remaining <= 0:

@@ -21,6 +21,9 @@ Schema (defaults in :class:`TrainConfig` and :class:`EnvConfig`)::
       reward_weights: {}            # component -> weight; unset ones keep their defaults
       rating: dense                 # or sparse
       router: null                  # SharedSupervisor only: the router's policy spec or model
+      scope: ai                     # Supervisor-v2 only: the chats the reward scores (ai or team)
+      credit: shift                 # Supervisor-v2 only: an episode is the shift, or one AI chat
+                                    #   (chat; evaluations during training still score shifts)
     total_timesteps: 100000         # the budget, in env steps (decisions)
     seed: 0
     n_envs: 2
@@ -68,6 +71,7 @@ from agents import learned
 from agents.learned import ALGORITHMS
 from hitl_env.config import INF, ConfigError, FrozenDict, apply_overrides, param, read_yaml_file
 from hitl_env.envs import ROUTER_ID, SUPERVISOR_ID
+from hitl_env.envs.supervisor import CREDITS, SCOPES
 from hitl_env.multi_agent import TeamParallelEnv
 from hitl_env.rewards import RATING_MODES
 from train import SHARED_SUPERVISOR_ID
@@ -104,6 +108,8 @@ class EnvConfig:
     reward_weights: FrozenDict = field(default_factory=FrozenDict, metadata={"doc": "reward component -> weight"})
     rating: str = choice("dense", RATING_MODES, "rating component: every chat's satisfaction, or given ratings")
     router: str | None = param(None, doc="SharedSupervisor only: the router (policy spec or saved model)")
+    scope: str = choice("ai", SCOPES, "Supervisor-v2 only: the chats the reward scores (the AI's, or the team's)")
+    credit: str = choice("shift", CREDITS, "Supervisor-v2 only: an episode is the shift, or one AI chat")
 
     def kwargs(self) -> dict[str, Any]:
         """The env's keyword arguments (JSON-ready: the ``env_kwargs`` of ``run.json``)."""
@@ -111,6 +117,9 @@ class EnvConfig:
                                                     "start_hour", "reward_weights", "rating")}  # fmt: skip
         if self.id == SHARED_SUPERVISOR_ID:
             kw["router"] = self.router or "rule_based"
+        if self.id == SUPERVISOR_ID:  # (given only where set: run.json files of older runs lack them)
+            kw.update({k: getattr(self, k) for k, default in (("scope", "ai"), ("credit", "shift"))
+                       if getattr(self, k) != default})  # fmt: skip
         return kw
 
 
@@ -315,7 +324,13 @@ def _check_env(env: EnvConfig) -> None:
 
     if env.router is not None and env.id != SHARED_SUPERVISOR_ID:
         raise ConfigError(f"env.router applies only to {SHARED_SUPERVISOR_ID}, not to {env.id}")
+    for key, default in (("scope", "ai"), ("credit", "shift")):
+        if getattr(env, key) != default and env.id != SUPERVISOR_ID:
+            raise ConfigError(f"env.{key} applies only to {SUPERVISOR_ID}, not to {env.id}")
+    if env.credit == "chat" and env.scope != "ai":
+        raise ConfigError('env.credit "chat" scores the episode\'s own chat only: it needs env.scope "ai"')
     kw = env.kwargs()
+    kw.pop("scope", None), kw.pop("credit", None)
     router = kw.pop("router", None)
     try:
         settings = episode_settings(**kw)

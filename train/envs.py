@@ -3,8 +3,8 @@
 :class:`EpisodeStats` adds ``info["episode_stats"]`` at the end of every episode: the episode's
 sum of each reward component (``reward/<component>``, unweighted, from
 ``info["vector_reward"]``) and the shift's operational KPIs (``kpi/...``, :func:`shift_kpis`),
-read from the simulation core's records. The training callback and the evaluation callback
-log them to TensorBoard.
+read from the simulation core's records (not where an episode is one chat, ``credit="chat"``).
+The training callback and the evaluation callback log them to TensorBoard.
 """
 
 from __future__ import annotations
@@ -68,7 +68,9 @@ class EpisodeStats(gym.Wrapper):
         if terminated or truncated:
             sim = self.env.unwrapped.sim
             stats = {f"reward/{c}": float(v) for c, v in zip(COMPONENTS, self._sum, strict=True)}
-            info = {**info, "episode_stats": {**stats, **shift_kpis(sim.rec, sim.t_arr)}}
+            if getattr(self.env.unwrapped, "credit", "shift") == "shift":  # (an episode of one chat has no shift KPIs)
+                stats.update(shift_kpis(sim.rec, sim.t_arr))
+            info = {**info, "episode_stats": stats}
         return obs, reward, terminated, truncated, info
 
 

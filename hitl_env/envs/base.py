@@ -177,13 +177,7 @@ class TeamEnv(gym.Env):
         return self._obs(), self._info(np.zeros(len(COMPONENTS), np.float32))
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
-        if self.sim is None or not self.active:
-            raise RuntimeError("call reset() before step(): no episode is running")
-        # fast path for the actions users (int) and SB3's vector envs (np.int64) pass; anything else is checked in full
-        if not ((type(action) is int or type(action) is np.int64) and 0 <= action <= 1) and not (
-            self.action_space.contains(action)
-        ):
-            raise ValueError(f"action must be 0 or 1, got {action!r}")
+        self._check_step(action)
         if self.decision is not None:  # (None: a shift with no decision at all ends at its first step)
             self.decision = self.sim.answer(bool(action))  # the core applies the mask (TeamSim.decide)
         scored = self._scored(self.sim.take_finished())
@@ -194,6 +188,15 @@ class TeamEnv(gym.Env):
             vec, reward = np.zeros(len(COMPONENTS), np.float32), self._zero_reward
         self.active = self.decision is not None
         return self._obs(), reward, not self.active, False, self._info(vec)
+
+    def _check_step(self, action: Any) -> None:
+        if self.sim is None or not self.active:
+            raise RuntimeError("call reset() before step(): no episode is running")
+        # fast path for the actions users (int) and SB3's vector envs (np.int64) pass; anything else is checked in full
+        if not ((type(action) is int or type(action) is np.int64) and 0 <= action <= 1) and not (
+            self.action_space.contains(action)
+        ):
+            raise ValueError(f"action must be 0 or 1, got {action!r}")
 
     def _obs(self) -> np.ndarray:
         if self.decision is None:
