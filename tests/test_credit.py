@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from hitl_env.config import ConfigError
-from hitl_env.envs import SUPERVISOR_ID
+from hitl_env.envs import ROUTER_ID, SUPERVISOR_ID
 from hitl_env.rewards import chat_components, scalarize
 from train.config import load_train_config
 from train.envs import EpisodeStats
@@ -19,7 +19,7 @@ def chat_episodes(env: gym.Env, seed: int, n: int, policy=lambda obs: 0) -> list
     out = []
     obs, info = env.reset(seed=seed)
     for _ in range(n):
-        ep = {"chat": base.sim.supervisor.focal, "first": obs.copy(), "rewards": [], "chats": set(), "sim": base.sim}
+        ep = {"chat": base._focal.focal, "first": obs.copy(), "rewards": [], "chats": set(), "sim": base.sim}
         done = False
         while not done:
             ep["chats"].add(base.decision[1].chat)
@@ -95,12 +95,17 @@ def test_bad_credit_arguments_are_errors(kwargs: dict, match: str) -> None:
         gym.make(SUPERVISOR_ID, **kwargs)
 
 
-def test_the_training_config_passes_credit_to_the_supervisor_only() -> None:
+def test_the_training_config_passes_credit_to_the_envs_that_take_it() -> None:
     cfg = load_train_config(None, {"env.credit": "chat"})
     assert cfg.env.kwargs()["credit"] == "chat"
     assert "credit" not in load_train_config(None).env.kwargs()  # (run.json files of older runs lack it)
-    with pytest.raises(ConfigError, match=r"env\.credit applies only to hitl_env/Supervisor-v2"):
-        load_train_config(None, {"env.credit": "chat", "env.id": "hitl_env/Router-v3"})
+    assert (
+        load_train_config(None, {"env.credit": "chat", "env.id": "hitl_env/Router-v3"}).env.kwargs()["credit"] == "chat"
+    )
+    with pytest.raises(ConfigError, match=r"env\.credit applies only to hitl_env/Supervisor-v2 and hitl_env/Router-v3"):
+        load_train_config(None, {"env.credit": "chat", "env.id": "hitl_train/SharedSupervisor-v2"})
+    with pytest.raises(ConfigError, match=r"env\.scope applies only to hitl_env/Supervisor-v2"):
+        load_train_config(None, {"env.scope": "team", "env.id": "hitl_env/Router-v3"})
     with pytest.raises(ConfigError, match=r'needs env\.scope "ai"'):
         load_train_config(None, {"env.credit": "chat", "env.scope": "team"})
 
@@ -116,7 +121,31 @@ def test_episode_stats_of_a_chat_episode_hold_its_components_only() -> None:
     assert stats["reward/duration"] < 0
 
 
-def test_gymnasiums_env_checker_passes() -> None:
+@pytest.mark.parametrize("env_id", [SUPERVISOR_ID, ROUTER_ID])
+def test_gymnasiums_env_checker_passes(env_id: str) -> None:
     from gymnasium.utils.env_checker import check_env
 
-    check_env(gym.make(SUPERVISOR_ID, credit="chat").unwrapped, skip_render_check=True)
+    check_env(gym.make(env_id, credit="chat").unwrapped, skip_render_check=True)
+
+
+def test_router_chat_episodes_are_one_routing_decision_each_with_that_chats_outcome() -> None:
+    env = gym.make(ROUTER_ID, credit="chat", preset="promotion_day")
+    base = env.unwrapped
+    eps = chat_episodes(env, 0, 200, policy=lambda obs: int(obs[1] > 0.5))  # every chat that may go to the AI
+    assert all(len(ep["rewards"]) == 1 and ep["chats"] == {ep["chat"]} for ep in eps)
+    for ep in eps:
+        sim = ep["sim"]
+        assert np.allclose(ep["vector"], chat_components(sim.rec, sim.t_arr, ep["chat"], "dense"), atol=1e-4)
+        assert ep["rewards"][0] == pytest.approx(scalarize(ep["vector"], base.settings.weights))
+    one = [ep for ep in eps if ep["sim"] is eps[0]["sim"]]
+    chats = [ep["chat"] for ep in one]
+    assert chats == sorted(chats) and len(chats) > 10
+    sim = one[0]["sim"]
+    between = [c for c in range(chats[0], chats[-1]) if c not in set(chats)]
+    assert between, "arrivals while a chat's episode is open are routed by the paper's rule"
+    rule = sim.C.category  # the rule marks exactly the eligible categories
+    eligible = np.array([c.eligible for c in base.cfg.categories.values()])
+    assert (sim.rec["eligible"][between] == eligible[rule[between]]).all()
+    taken = [ep["chat"] for ep in one]
+    allowed = np.array([c.ai_allowed for c in base.cfg.categories.values()])
+    assert (sim.rec["eligible"][taken] == allowed[rule[taken]]).all()

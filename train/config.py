@@ -22,7 +22,7 @@ Schema (defaults in :class:`TrainConfig` and :class:`EnvConfig`)::
       rating: dense                 # or sparse
       router: null                  # SharedSupervisor only: the router's policy spec or model
       scope: ai                     # Supervisor-v2 only: the chats the reward scores (ai or team)
-      credit: shift                 # Supervisor-v2 only: an episode is the shift, or one AI chat
+      credit: shift                 # Supervisor-v2, Router-v3: an episode is the shift, or one chat
                                     #   (chat; evaluations during training still score shifts)
     total_timesteps: 100000         # the budget, in env steps (decisions)
     seed: 0
@@ -71,7 +71,8 @@ from agents import learned
 from agents.learned import ALGORITHMS
 from hitl_env.config import INF, ConfigError, FrozenDict, apply_overrides, param, read_yaml_file
 from hitl_env.envs import ROUTER_ID, SUPERVISOR_ID
-from hitl_env.envs.supervisor import CREDITS, SCOPES
+from hitl_env.envs.base import CREDITS
+from hitl_env.envs.supervisor import SCOPES
 from hitl_env.multi_agent import TeamParallelEnv
 from hitl_env.rewards import RATING_MODES
 from train import SHARED_SUPERVISOR_ID
@@ -109,7 +110,7 @@ class EnvConfig:
     rating: str = choice("dense", RATING_MODES, "rating component: every chat's satisfaction, or given ratings")
     router: str | None = param(None, doc="SharedSupervisor only: the router (policy spec or saved model)")
     scope: str = choice("ai", SCOPES, "Supervisor-v2 only: the chats the reward scores (the AI's, or the team's)")
-    credit: str = choice("shift", CREDITS, "Supervisor-v2 only: an episode is the shift, or one AI chat")
+    credit: str = choice("shift", CREDITS, "Supervisor-v2 and Router-v3: an episode is the shift, or one chat")
 
     def kwargs(self) -> dict[str, Any]:
         """The env's keyword arguments (JSON-ready: the ``env_kwargs`` of ``run.json``)."""
@@ -117,9 +118,14 @@ class EnvConfig:
                                                     "start_hour", "reward_weights", "rating")}  # fmt: skip
         if self.id == SHARED_SUPERVISOR_ID:
             kw["router"] = self.router or "rule_based"
-        if self.id == SUPERVISOR_ID:  # (given only where set: run.json files of older runs lack them)
-            kw.update({k: getattr(self, k) for k, default in (("scope", "ai"), ("credit", "shift"))
-                       if getattr(self, k) != default})  # fmt: skip
+        # (given only where set: run.json files of older runs lack them)
+        kw.update(
+            {
+                k: getattr(self, k)
+                for k, default in (("scope", "ai"), ("credit", "shift"))
+                if getattr(self, k) != default
+            }
+        )
         return kw
 
 
@@ -324,9 +330,10 @@ def _check_env(env: EnvConfig) -> None:
 
     if env.router is not None and env.id != SHARED_SUPERVISOR_ID:
         raise ConfigError(f"env.router applies only to {SHARED_SUPERVISOR_ID}, not to {env.id}")
-    for key, default in (("scope", "ai"), ("credit", "shift")):
-        if getattr(env, key) != default and env.id != SUPERVISOR_ID:
-            raise ConfigError(f"env.{key} applies only to {SUPERVISOR_ID}, not to {env.id}")
+    if env.scope != "ai" and env.id != SUPERVISOR_ID:
+        raise ConfigError(f"env.scope applies only to {SUPERVISOR_ID}, not to {env.id}")
+    if env.credit != "shift" and env.id not in (SUPERVISOR_ID, ROUTER_ID):
+        raise ConfigError(f"env.credit applies only to {SUPERVISOR_ID} and {ROUTER_ID}, not to {env.id}")
     if env.credit == "chat" and env.scope != "ai":
         raise ConfigError('env.credit "chat" scores the episode\'s own chat only: it needs env.scope "ai"')
     kw = env.kwargs()

@@ -19,10 +19,13 @@ from hitl_env.config import Config, load_config, override_keys, with_overrides
 from hitl_env.envs.observations import BinaryAction, SupervisorObs
 from hitl_env.envs.render import RENDER_MODES, check_render_mode
 from hitl_env.rewards import COMPONENTS, RATING_MODES, scalarize, validate_weights, vector_reward
+from hitl_env.sim.decisions import DECISIONS
 from hitl_env.sim.hooks import PENDING
 from hitl_env.sim.population import HOUR_S, draw_chats, draw_workers
 from hitl_env.sim.run import check_seed
 from hitl_env.sim.team import TeamSim
+
+CREDITS = ("shift", "chat")
 
 
 class Defer:
@@ -33,6 +36,27 @@ class Defer:
 
     def takeover(self, view: object) -> None:
         return PENDING
+
+
+class FocalChat:
+    """The agent's hook under ``credit="chat"``: it defers every decision on the episode's chat
+    (``focal``), and any decision while there is none or once it has closed; every other chat's
+    decision it leaves to ``background`` (the env's :meth:`TeamEnv._background`)."""
+
+    def __init__(self, background: Any) -> None:
+        self.background = background
+        self.focal: int | None = None
+        self.end_t: np.ndarray | None = None  # the team's records' end_t (NaN until a chat closes), set by the env
+
+    def closed(self) -> bool:
+        """Whether the focal chat's record is closed (every component of its reward is known)."""
+        return self.focal is None or self.end_t[self.focal] == self.end_t[self.focal]  # type: ignore[index]
+
+    def route(self, view: Any) -> object:
+        return PENDING if view.chat == self.focal or self.closed() else self.background.route(view)
+
+    def takeover(self, view: Any) -> object:
+        return PENDING if view.chat == self.focal or self.closed() else self.background.takeover(view)
 
 
 def _integer(x: Any) -> bool:
@@ -127,6 +151,11 @@ def build_episode(cfg: Config, rng: np.random.Generator, router: Any, supervisor
     return TeamSim(cfg, workers, chats, np.random.default_rng(dynamics_ss), router, supervisor)
 
 
+def _first_decision(view: Any) -> bool:
+    """Whether a decision is its chat's first: every routing decision, a takeover decision after one AI round."""
+    return getattr(view, "rounds", 1) == 1
+
+
 class TeamEnv(gym.Env):
     """Base of the single-agent envs: an episode is one team's shift, a step one decision."""
 
@@ -142,8 +171,12 @@ class TeamEnv(gym.Env):
         reward_weights: Mapping[str, float] | None = None,
         rating: str = "dense",
         render_mode: str | None = None,
+        credit: str = "shift",
     ) -> None:
         check_render_mode(render_mode)
+        if credit not in CREDITS:
+            raise ValueError(f"credit must be one of {CREDITS}, got {credit!r}")
+        self.credit = credit
         self.settings = episode_settings(preset, overrides, team_size, shift_hours, start_hour, reward_weights, rating)
         self.cfg, self.render_mode = self.settings.cfg, render_mode
         self.obs = self.observation_type(self.cfg, self.settings.shift_start_s, self.settings.shift_s)
@@ -154,12 +187,17 @@ class TeamEnv(gym.Env):
         self.sim: TeamSim | None = None
         self.decision: tuple[str, Any] | None = None
         self.active = False
+        self._focal: FocalChat | None = None  # credit="chat": the hook deferring the episode's chat
 
     # ----------------------------------------------------------------- hooks for subclasses
     observation_type: type = SupervisorObs  # the decision's observation (see observations.py)
 
     def _hooks(self) -> tuple[Any, Any]:
         """(router, supervisor) for the core; the agent's decision is deferred."""
+        raise NotImplementedError
+
+    def _background(self) -> Any:
+        """Under ``credit="chat"``, the hook that answers the agent's decisions on other chats."""
         raise NotImplementedError
 
     def _scored(self, chats: list[int]) -> list[int]:
@@ -169,14 +207,27 @@ class TeamEnv(gym.Env):
     # ----------------------------------------------------------------- Gymnasium API
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict]:
         check_seed(seed, allow_none=True)  # as simulate() does: a bool is not a seed
+        if self.credit == "chat":
+            return self._next_chat(seed)
         super().reset(seed=seed)
-        self.sim = build_episode(self.cfg, self.np_random, *self._hooks())
+        self._new_shift()
+        return self._obs(), self._info(np.zeros(len(COMPONENTS), np.float32))
+
+    def _new_shift(self) -> None:
+        hooks = self._hooks()
+        if self.credit == "chat":  # the hook that defers the agent's decisions (Defer) defers the focal chat's only
+            hooks = tuple(FocalChat(self._background()) if isinstance(h, Defer) else h for h in hooks)
+        self.sim = build_episode(self.cfg, self.np_random, *hooks)
+        self._focal = next((h for h in hooks if isinstance(h, FocalChat)), None)
+        if self._focal is not None:
+            self._focal.end_t = self.sim.rec["end_t"]
         self.decision = self.sim.run()
         self.sim.take_finished()  # chats closed before the first decision are not the agent's doing
         self.active = True
-        return self._obs(), self._info(np.zeros(len(COMPONENTS), np.float32))
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
+        if self.credit == "chat":
+            return self._chat_step(action)
         self._check_step(action)
         if self.decision is not None:  # (None: a shift with no decision at all ends at its first step)
             self.decision = self.sim.answer(bool(action))  # the core applies the mask (TeamSim.decide)
@@ -188,6 +239,41 @@ class TeamEnv(gym.Env):
             vec, reward = np.zeros(len(COMPONENTS), np.float32), self._zero_reward
         self.active = self.decision is not None
         return self._obs(), reward, not self.active, False, self._info(vec)
+
+    # ----------------------------------------------------------------- credit="chat"
+    def _next_chat(self, seed: int | None) -> tuple[np.ndarray, dict]:
+        """The next episode: the next chat to reach its first decision, in this shift if one is left."""
+        new_shift = seed is not None or self.sim is None or self.decision is None
+        if new_shift:
+            super().reset(seed=seed)
+            self._new_shift()
+        hook = self._focal
+        hook.focal = None  # type: ignore[union-attr]
+        while self.decision is not None and not _first_decision(self.decision[1]):  # a chat decided meanwhile
+            kind, view = self.decision
+            method = DECISIONS[kind].method
+            self.decision = self.sim.answer(bool(getattr(hook.background, method)(view)))  # type: ignore[union-attr]
+        if self.decision is None and not new_shift:
+            return self._next_chat(None)  # no chat of this shift is left to decide: the next shift
+        if self.decision is not None:  # (None: a shift with no decision at all ends at its first step)
+            hook.focal = self.decision[1].chat  # type: ignore[union-attr]
+        self.sim.take_finished()  # type: ignore[union-attr]
+        self.active = True
+        return self._obs(), self._info(np.zeros(len(COMPONENTS), np.float32))
+
+    def _chat_step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
+        self._check_step(action)
+        sim, hook = self.sim, self._focal
+        if self.decision is not None:  # (None: a shift with no decision at all ends at its first step)
+            self.decision = sim.answer(bool(action))  # type: ignore[union-attr]
+        sim.take_finished()  # type: ignore[union-attr]
+        if self.decision is not None and not hook.closed():  # type: ignore[union-attr]
+            return self._obs(), self._zero_reward, False, False, self._info(np.zeros(len(COMPONENTS), np.float32))
+        self.active = False
+        focal = hook.focal  # type: ignore[union-attr]
+        vec = (vector_reward(sim.rec, sim.t_arr, [focal], self.settings.rating) if focal is not None  # type: ignore[union-attr]
+               else np.zeros(len(COMPONENTS), np.float32))  # fmt: skip
+        return self._obs(), scalarize(vec, self.settings.weights), True, False, self._info(vec)
 
     def _check_step(self, action: Any) -> None:
         if self.sim is None or not self.active:

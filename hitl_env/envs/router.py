@@ -5,6 +5,7 @@ from __future__ import annotations
 from hitl_env.envs.base import Defer, TeamEnv
 from hitl_env.envs.observations import RouterObs
 from hitl_env.sim.decisions import default_supervisor
+from hitl_env.sim.hooks import RuleRouter
 
 
 class RouterEnv(TeamEnv):
@@ -44,6 +45,13 @@ class RouterEnv(TeamEnv):
     ``info["vector_reward"]``, its space in ``reward_space``; ``rating`` ``"dense"`` or
     ``"sparse"`` as in ``Supervisor-v2``.
 
+    ``credit="chat"`` credits each chat's outcome to its routing decision: an episode is then one
+    arriving chat, one step whose reward is that chat's weighted components once it has closed;
+    the arrivals meanwhile are routed by the paper's rule, and the next ``reset()`` (without a
+    seed) goes on in the same shift with the next arrival (a new shift when none is left). It
+    prices none of the load the decision puts on the team's other chats: evaluate a policy
+    trained so on the default ``credit="shift"``.
+
     ## Starting State
     A new team drawn from the env's seed at the shift start; ``reset`` runs to the first arrival.
 
@@ -53,8 +61,8 @@ class RouterEnv(TeamEnv):
 
     ## Arguments
     ``gymnasium.make("hitl_env/Router-v3", preset="taobao_2024", overrides=None, team_size=10,
-    shift_hours=8.0, start_hour=9, reward_weights=None, rating="dense", render_mode=None)``, as
-    for ``Supervisor-v2``.
+    shift_hours=8.0, start_hour=9, reward_weights=None, rating="dense", render_mode=None,
+    credit="shift")``, as for ``Supervisor-v2``.
 
     ## Version History
     * v3: the calibrated ``taobao_2024`` changed (DOMAIN.md's per-escalation-type
@@ -78,3 +86,6 @@ class RouterEnv(TeamEnv):
 
     def _hooks(self) -> tuple[Defer, object]:
         return Defer(), default_supervisor(self.cfg)
+
+    def _background(self) -> RuleRouter:
+        return RuleRouter()

@@ -4,32 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from hitl_env.envs.base import Defer, TeamEnv
 from hitl_env.envs.observations import SupervisorObs
-from hitl_env.rewards import COMPONENTS, scalarize, vector_reward
-from hitl_env.sim.hooks import PENDING, RoundView
+from hitl_env.sim.hooks import NeverTakeover
 
 SCOPES = ("ai", "team")
-CREDITS = ("shift", "chat")
-
-
-class FocalChat:
-    """The supervisor hook of ``credit="chat"``: it defers every decision on the episode's chat
-    (``focal``), and any decision while there is none or once it has closed; on every other chat
-    it lets the AI continue (``algorithm_only``)."""
-
-    def __init__(self) -> None:
-        self.focal: int | None = None
-        self.end_t: np.ndarray | None = None  # the team's records' end_t (NaN until a chat closes), set by the env
-
-    def closed(self) -> bool:
-        """Whether the focal chat's record is closed (every component of its reward is known)."""
-        return self.focal is None or self.end_t[self.focal] == self.end_t[self.focal]  # type: ignore[index]
-
-    def takeover(self, view: RoundView) -> object:
-        return PENDING if view.chat == self.focal or self.closed() else False
 
 
 class SupervisorEnv(TeamEnv):
@@ -129,54 +108,19 @@ class SupervisorEnv(TeamEnv):
 
     observation_type = SupervisorObs
 
-    def __init__(self, *args: Any, scope: str = "ai", credit: str = "shift", **kwargs: Any) -> None:
+    def __init__(self, *args: Any, scope: str = "ai", **kwargs: Any) -> None:
         if scope not in SCOPES:
             raise ValueError(f"scope must be one of {SCOPES}, got {scope!r}")
-        if credit not in CREDITS:
-            raise ValueError(f"credit must be one of {CREDITS}, got {credit!r}")
-        if credit == "chat" and scope != "ai":
+        if kwargs.get("credit") == "chat" and scope != "ai":
             raise ValueError('credit="chat" scores the episode\'s own chat only: it needs scope="ai"')
-        self.scope, self.credit = scope, credit
+        self.scope = scope
         super().__init__(*args, **kwargs)
 
-    def _hooks(self) -> tuple[None, Defer | FocalChat]:
-        return None, (FocalChat() if self.credit == "chat" else Defer())
+    def _hooks(self) -> tuple[None, Defer]:
+        return None, Defer()
 
-    # ----------------------------------------------------------------- credit="chat"
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict]:
-        if self.credit == "shift":
-            return super().reset(seed=seed, options=options)
-        new_shift = seed is not None or self.sim is None or self.decision is None
-        if new_shift:
-            super().reset(seed=seed, options=options)
-            self.sim.supervisor.end_t = self.sim.rec["end_t"]  # type: ignore[union-attr]
-        hook = self.sim.supervisor  # type: ignore[union-attr]
-        hook.focal = None
-        while self.decision is not None and self.decision[1].rounds > 1:  # a chat the AI kept meanwhile
-            self.decision = self.sim.answer(False)  # type: ignore[union-attr]
-        if self.decision is None and not new_shift:
-            return self.reset(options=options)  # no chat of this shift is left to decide: the next shift
-        if self.decision is not None:  # (None: a shift with no decision at all ends at its first step)
-            hook.focal = self.decision[1].chat
-        self.sim.take_finished()  # type: ignore[union-attr]
-        self.active = True
-        return self._obs(), self._info(np.zeros(len(COMPONENTS), np.float32))
-
-    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
-        if self.credit == "shift":
-            return super().step(action)
-        self._check_step(action)
-        sim, hook = self.sim, self.sim.supervisor  # type: ignore[union-attr]
-        focal = hook.focal
-        if self.decision is not None:  # (None: a shift with no decision at all ends at its first step)
-            self.decision = sim.answer(bool(action))  # type: ignore[union-attr]
-        sim.take_finished()  # type: ignore[union-attr]
-        if self.decision is not None and not hook.closed():
-            return self._obs(), self._zero_reward, False, False, self._info(np.zeros(len(COMPONENTS), np.float32))
-        self.active = False
-        vec = (vector_reward(sim.rec, sim.t_arr, [focal], self.settings.rating) if focal is not None  # type: ignore[union-attr]
-               else np.zeros(len(COMPONENTS), np.float32))  # fmt: skip
-        return self._obs(), scalarize(vec, self.settings.weights), True, False, self._info(vec)
+    def _background(self) -> NeverTakeover:
+        return NeverTakeover()
 
     def _scored(self, chats: list[int]) -> list[int]:
         if self.scope == "team":
