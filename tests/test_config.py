@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from hitl_env.config import Category, Config, ConfigError, apply_overrides, load_config, parse_overrides, preset_names
 
-PRESETS = ("taobao_2024", "mmn_abandonment", "promotion_day")
+PRESETS = ("taobao_2024", "mmn_abandonment", "promotion_day", "wider_scope")
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 
 
@@ -339,7 +339,7 @@ def test_a_config_file_without_a_suffix_is_named_as_such(tmp_path: Path) -> None
     hint = r"unknown preset '.*mine' \(a config file path needs a suffix, such as .yaml\); presets: "
     with pytest.raises(ConfigError, match=hint):
         load_config(tmp_path / "mine")
-    listed = "mmn_abandonment, promotion_day, taobao_2024"
+    listed = "mmn_abandonment, promotion_day, taobao_2024, wider_scope"
     with pytest.raises(ConfigError, match=rf"unknown preset 'mine'; presets: {listed}$"):
         load_config("mine")
 
@@ -389,6 +389,15 @@ def test_promotion_day_is_taobao_2024_with_its_listed_differences() -> None:
     changed = {k: (base[k], promo[k]) for k in base if promo[k] != base[k]}
     assert changed == {
         "arrivals.rate_per_worker_hour": (11.3, 28.25),
+        "categories.product_inquiry.ai_solvable": (0.0, 0.3),
+    }
+
+
+def test_wider_scope_is_taobao_2024_with_product_inquiries_given_to_the_ai() -> None:
+    wider, base = _flat(load_config("wider_scope").to_dict()), _flat(load_config("taobao_2024").to_dict())
+    changed = {k: (base[k], wider[k]) for k in base if wider[k] != base[k]}
+    assert changed == {
+        "categories.product_inquiry.eligible": (False, True),
         "categories.product_inquiry.ai_solvable": (0.0, 0.3),
     }
 
