@@ -110,15 +110,25 @@ def test_the_training_config_passes_credit_to_the_envs_that_take_it() -> None:
         load_train_config(None, {"env.credit": "chat", "env.scope": "team"})
 
 
-def test_episode_stats_of_a_chat_episode_hold_its_components_only() -> None:
+def test_episode_stats_of_a_chat_episode_hold_its_components_and_at_a_shifts_end_its_kpis() -> None:
     env = EpisodeStats(gym.make(SUPERVISOR_ID, credit="chat"))
     env.reset(seed=0)
-    done = False
-    while not done:
-        _, _, done, _, info = env.step(0)
-    stats = info["episode_stats"]
-    assert set(stats) == {f"reward/{c}" for c in ("rating", "duration", "worker_time", "retrial", "abandonment")}
-    assert stats["reward/duration"] < 0
+    sims, ends = [env.unwrapped.sim], []
+    while len(sims) < 3:
+        done = False
+        while not done:
+            _, _, done, _, info = env.step(0)
+        stats = info["episode_stats"]
+        assert {f"reward/{c}" for c in ("rating", "duration", "worker_time", "retrial", "abandonment")} <= set(stats)
+        assert stats["reward/duration"] < 0
+        over = env.unwrapped.decision is None
+        assert ("kpi/ai/satisfaction" in stats) == over
+        if over:
+            ends.append(stats["kpi/ai_share"])
+        env.reset()
+        if env.unwrapped.sim is not sims[-1]:
+            sims.append(env.unwrapped.sim)
+    assert len(ends) == 2 and all(0.03 < share < 0.1 for share in ends)
 
 
 @pytest.mark.parametrize("env_id", [SUPERVISOR_ID, ROUTER_ID])

@@ -24,9 +24,10 @@ from hitl_env.io import atomic_path
 
 
 def _record_means(logger: Any, stats: list[Mapping[str, float]], prefix: str = "") -> None:
-    """Record the mean of each statistic over ``stats`` (NaN entries left out; all NaN: skipped)."""
-    for key in stats[0]:
-        values = np.array([s[key] for s in stats], float)
+    """Record the mean of each statistic over the ``stats`` that have it (NaN entries left out; all
+    NaN: skipped). Under ``credit="chat"`` only an episode that ends a shift has its KPIs."""
+    for key in dict.fromkeys(k for s in stats for k in s):
+        values = np.array([s[key] for s in stats if key in s], float)
         values = values[~np.isnan(values)]
         if len(values):
             logger.record(prefix + key, float(values.mean()))

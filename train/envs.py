@@ -3,7 +3,8 @@
 :class:`EpisodeStats` adds ``info["episode_stats"]`` at the end of every episode: the episode's
 sum of each reward component (``reward/<component>``, unweighted, from
 ``info["vector_reward"]``) and the shift's operational KPIs (``kpi/...``, :func:`shift_kpis`),
-read from the simulation core's records (not where an episode is one chat, ``credit="chat"``).
+read from the simulation core's records (where an episode is one chat, ``credit="chat"``, at the
+last chat of each shift).
 The training callback and the evaluation callback log them to TensorBoard.
 """
 
@@ -68,7 +69,8 @@ class EpisodeStats(gym.Wrapper):
         if terminated or truncated:
             sim = self.env.unwrapped.sim
             stats = {f"reward/{c}": float(v) for c, v in zip(COMPONENTS, self._sum, strict=True)}
-            if getattr(self.env.unwrapped, "credit", "shift") == "shift":  # (an episode of one chat has no shift KPIs)
+            base = self.env.unwrapped  # an episode of one chat (credit="chat") adds them when its shift is over
+            if getattr(base, "credit", "shift") == "shift" or base.decision is None:
                 stats.update(shift_kpis(sim.rec, sim.t_arr))
             info = {**info, "episode_stats": stats}
         return obs, reward, terminated, truncated, info
