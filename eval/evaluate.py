@@ -339,6 +339,11 @@ def _main(args: argparse.Namespace) -> int:
         if vs_best is not None and len(seeds) < 2:
             vs_best[["diff_lo", "diff_hi"]] = float("nan")
         report["tuning"] = tuning.report(tuned, tune_seeds, best, vs_best)
+        learned = [e.label for e in entries if e.kind == "learned"]
+        heuristics = [e.label for e in entries if e.kind == "heuristic"]
+        if learned and heuristics and len(seeds) >= 2:
+            against = {h: summarize(episodes, h, args.bootstrap, args.seed) for h in heuristics}
+            report["tuning"]["learned"] = tuning.learned_report(learned, against, report["tuning"], entries)
     write_manifest(args.out, "summary.json", {**report, "command": args.command}, files)
     if not args.quiet:
         print(format_table(summary, baseline))

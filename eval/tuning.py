@@ -177,6 +177,30 @@ def report(tuned: Mapping[str, Tuned], seeds: list[int], best: str | None,
     return out
 
 
+def learned_report(learned: list[str], against: Mapping[str, pd.DataFrame], tuning: Mapping[str, Any],
+                   entries: list[Entry]) -> dict[str, Any]:  # fmt: skip
+    """``summary.json``'s ``tuning.learned``: each saved model's paired difference from every
+    heuristic on the evaluation seeds (``against``: the summary with that heuristic as the
+    baseline), whether it beats them all (every CI above 0), and the share of the gap from the
+    best heuristic to each upper bound that it closes."""
+    bounds = [e.label for e in entries if e.kind == "upper_bound"]
+    vs_best = tuning.get("vs_best_heuristic", {})
+    out: dict[str, Any] = {}
+    for model in learned:
+        diffs = {}
+        for h, table in against.items():
+            r = table[(table["metric"] == "return") & (table["policy"] == model)].iloc[0]
+            diffs[h] = {"diff": float(r["diff"]), "ci": [float(r["diff_lo"]), float(r["diff_hi"])]}
+        gap = {}
+        for b in bounds:
+            whole = vs_best.get(b, {}).get("diff")
+            if whole:
+                gap[b] = vs_best[model]["diff"] / whole
+        out[model] = {"vs_heuristics": diffs, "beats_all": all(d["ci"][0] > 0 for d in diffs.values()),
+                      "gap_closed": gap}  # fmt: skip
+    return out
+
+
 def format_report(tuning: Mapping[str, Any], entries: list[Entry]) -> str:
     """Lines for the terminal: each tuned choice, the best heuristic, and the upper bounds against it."""
     seeds = tuning["seeds"]
@@ -193,4 +217,11 @@ def format_report(tuning: Mapping[str, Any], entries: list[Entry]) -> str:
         d = tuning["vs_best_heuristic"][label]
         share = "" if d["share"] is None else f", {100 * d['share']:+.1f}% of its |return|"
         lines.append(f"  {label} - {best}: {d['diff']:+.2f} [95% CI {d['ci'][0]:+.2f}, {d['ci'][1]:+.2f}]{share}")
+    for model, r in tuning.get("learned", {}).items():
+        worst, d = min(r["vs_heuristics"].items(), key=lambda kv: kv[1]["ci"][0])
+        n, won = len(r["vs_heuristics"]), sum(v["ci"][0] > 0 for v in r["vs_heuristics"].values())
+        lines.append(f"{model} beats {won} of the {n} heuristics (paired 95% CI above 0); closest, {worst}: "
+                     f"{d['diff']:+.2f} [95% CI {d['ci'][0]:+.2f}, {d['ci'][1]:+.2f}]")  # fmt: skip
+        for bound, share in r["gap_closed"].items():
+            lines.append(f"  it closes {100 * share:.1f}% of the gap from the best heuristic to {bound}")
     return "\n".join(lines)

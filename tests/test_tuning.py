@@ -125,3 +125,28 @@ def test_grids_and_specs() -> None:
     for name, params in [("oracle", {"misread_round": None, "technical_wait": 2}), ("rounds_threshold", {"k": 4}),
                          ("confidence_threshold", {"threshold": 0.45, "scores": {"refund_status": 0.9}})]:  # fmt: skip
         assert agents.parse_spec(tuning.format_spec(name, params)) == (name, params)
+
+
+def test_a_saved_model_is_compared_with_every_heuristic_and_the_gap_to_the_bound(tmp_path: Path) -> None:
+    from stable_baselines3 import PPO
+
+    env = gym.make(SUPERVISOR_ID, **ENV)
+    model = tmp_path / "model.zip"
+    PPO("MlpPolicy", env, n_steps=8, batch_size=8, seed=0, device="cpu", policy_kwargs={"net_arch": [4]}).save(model)
+    out = tmp_path / "out"
+    policies = f"{model},always_takeover,rounds_threshold,oracle"
+    assert main(["--tune", "--policies", policies, *TINY, "--seeds", "4", "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    t = summary["tuning"]
+    report = t["learned"][str(model)]
+    returns = pd.read_csv(out / "episodes.csv").pivot(index="seed", columns="policy", values="return")
+    heuristics = [label for label, p in summary["policies"].items() if p["kind"] == "heuristic"]
+    assert set(report["vs_heuristics"]) == set(heuristics) and "algorithm_only" in heuristics
+    for h, d in report["vs_heuristics"].items():
+        assert d["diff"] == pytest.approx((returns[str(model)] - returns[h]).mean())
+        assert d["ci"][0] <= d["diff"] <= d["ci"][1]
+    assert report["beats_all"] == all(d["ci"][0] > 0 for d in report["vs_heuristics"].values())
+    (bound,) = report["gap_closed"]
+    best = t["best_heuristic"]
+    gap = (returns[bound] - returns[best]).mean()
+    assert report["gap_closed"][bound] == pytest.approx((returns[str(model)] - returns[best]).mean() / gap)
