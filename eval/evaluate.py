@@ -28,7 +28,7 @@ Usage::
               [--seeds N] [--seed S] [--tune [--tune-seeds N] [--tune-seed S]]
               [--bootstrap B] [--set KEY=VALUE ...] [--weight COMPONENT=W ...]
               [--rating dense|sparse] [--team-size T] [--shift-hours H] [--start-hour H]
-              [--pareto-y satisfaction|rating] [--no-curves] [--no-plot]
+              [--pareto-x worker_min|duration_min] [--pareto-y satisfaction|rating] [--no-curves] [--no-plot]
               [--sweep-weights COMPONENT=V1,V2,... --train-config CONFIG [--train-set KEY=VALUE ...]]
               --out DIR
 
@@ -152,6 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--team-size", type=int, default=10, help="workers in the team (default 10)")
     p.add_argument("--shift-hours", type=float, default=8.0, help="shift length, hours (default 8)")
     p.add_argument("--start-hour", type=int, default=9, help="shift start hour (default 9)")
+    p.add_argument("--pareto-x", choices=pareto.X_AXES, default=pareto.X_AXES[0],
+                   help="x axis of pareto.png (default worker_min: the labour a chat costs)")  # fmt: skip
     p.add_argument("--pareto-y", choices=("satisfaction", "rating"), default="satisfaction",
                    help="y axis of pareto.png (default satisfaction: every chat's would-be rating)")  # fmt: skip
     p.add_argument("--no-curves", action="store_true", help="no heuristic threshold sweeps in pareto.png")
@@ -322,12 +324,13 @@ def _main(args: argparse.Namespace) -> int:
     files["episodes.csv"] = _write_csv(episodes, args.out / "episodes.csv")
     files["summary.csv"] = _write_csv(summary, args.out / "summary.csv")
     if not args.no_plot:
-        curve_table = pareto.curve_table(curve_eps, curves, args.bootstrap, args.seed, args.pareto_y)
+        curve_table = pareto.curve_table(curve_eps, curves, args.bootstrap, args.seed, args.pareto_y, args.pareto_x)
         if not curve_table.empty:
             files["curves.csv"] = _write_csv(curve_table, args.out / "curves.csv")
         with atomic_path(args.out / "pareto.png") as tmp:
             pareto.plot_pareto(summary, entries, curve_table, args.pareto_y, tmp,
-                               title=f"{ENV_IDS[kind]}, {args.preset}, {len(seeds)} seeds")  # fmt: skip
+                               title=f"{ENV_IDS[kind]}, {args.preset}, {len(seeds)} seeds",
+                               x=args.pareto_x)  # fmt: skip
         files["pareto.png"] = None
         if summary.loc[summary["metric"] == args.pareto_y, "mean"].isna().all():
             print(f"{PROG}: note: no episode has a {args.pareto_y} (no rated chat), so pareto.png is empty; "

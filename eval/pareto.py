@@ -34,8 +34,9 @@ from eval.stats import bootstrap_ci, resample_indices
 
 SENTIMENT_LEVELS = (-1.5, -1.2, -0.9, -0.6, -0.3, 0.0)
 ROUNDS_K = (1, 2, 3, 4, 6, 8)
-X = "duration_min"
-LABELS = {"duration_min": "mean chat duration (min)", "satisfaction": "mean satisfaction (1-5, every chat)",
+X_AXES = ("worker_min", "duration_min")  # the x axis choices; the first is the default
+LABELS = {"worker_min": "mean worker minutes of hand handling per chat", "duration_min": "mean chat duration (min)",
+          "satisfaction": "mean satisfaction (1-5, every chat)",
           "rating": "mean rating (1-5, rated chats)"}  # fmt: skip
 
 
@@ -81,7 +82,8 @@ def _router_sweep(cfg: Any) -> list[Entry]:
     return out
 
 
-def curve_table(episodes: pd.DataFrame | None, curves: list[Entry], n_boot: int, seed: int, y: str) -> pd.DataFrame:
+def curve_table(episodes: pd.DataFrame | None, curves: list[Entry], n_boot: int, seed: int, y: str,
+                x: str = X_AXES[0]) -> pd.DataFrame:  # fmt: skip
     """One row per sweep point: its parameter, and x, y and the return with 95% CIs."""
     if episodes is None or not curves:
         return pd.DataFrame()
@@ -90,7 +92,7 @@ def curve_table(episodes: pd.DataFrame | None, curves: list[Entry], n_boot: int,
     for e in curves:
         ep = episodes[episodes["policy"] == e.label].sort_values("seed")
         row: dict[str, Any] = {**e.extra, "policy": e.label, "spec": e.spec}
-        for m in dict.fromkeys((X, y, "return")):
+        for m in dict.fromkeys((x, y, "return")):
             row[m], row[f"{m}_lo"], row[f"{m}_hi"] = bootstrap_ci(ep[m].to_numpy(float), idx)
         rows.append(row)
     return pd.DataFrame(rows)
@@ -108,7 +110,7 @@ def pareto_front(x: Sequence[float], y: Sequence[float]) -> np.ndarray:
 
 
 def plot_pareto(summary: pd.DataFrame, entries: list[Entry], curves: pd.DataFrame, y: str, path: Path,
-                title: str = "") -> None:  # fmt: skip
+                title: str = "", x: str = X_AXES[0]) -> None:  # fmt: skip
     """Write the Pareto plot: sweeps as curves, policies as points with CIs, learned fronts."""
     from matplotlib.figure import Figure
 
@@ -117,14 +119,14 @@ def plot_pareto(summary: pd.DataFrame, entries: list[Entry], curves: pd.DataFram
     ax = fig.add_subplot()
     xs, ys = [], []
     for family, g in curves.groupby("family", sort=False) if not curves.empty else ():
-        ax.plot(g[X], g[y], "-o", ms=4, lw=1.2, alpha=0.8, label=f"{family} sweep ({g['param'].iloc[0]})")
+        ax.plot(g[x], g[y], "-o", ms=4, lw=1.2, alpha=0.8, label=f"{family} sweep ({g['param'].iloc[0]})")
         for _, r in g.iterrows():
-            ax.annotate(f"{r['value']:g}", (r[X], r[y]), fontsize=7, xytext=(3, 3), textcoords="offset points")
-        xs += g[X].tolist()
+            ax.annotate(f"{r['value']:g}", (r[x], r[y]), fontsize=7, xytext=(3, 3), textcoords="offset points")
+        xs += g[x].tolist()
         ys += g[y].tolist()
     fronts: dict[str, list[tuple[float, float, float]]] = {}
     for e in entries:
-        px, xlo, xhi = (s.loc[(e.label, X), k] for k in ("mean", "ci_lo", "ci_hi"))
+        px, xlo, xhi = (s.loc[(e.label, x), k] for k in ("mean", "ci_lo", "ci_hi"))
         py, ylo, yhi = (s.loc[(e.label, y), k] for k in ("mean", "ci_lo", "ci_hi"))
         learned, bound = e.kind == "learned", e.kind == "upper_bound"
         label = e.label if len(e.label) <= 45 else e.label[:42] + "..."
@@ -149,7 +151,7 @@ def plot_pareto(summary: pd.DataFrame, entries: list[Entry], curves: pd.DataFram
     front = np.unique(pts[pareto_front(xs, ys)], axis=0)  # sorted by x; equal policies count once
     if len(front) > 1:
         ax.plot(front[:, 0], front[:, 1], "--", color="gray", lw=1, zorder=0, label="non-dominated")
-    ax.set_xlabel(LABELS[X] + "  (better: left)")
+    ax.set_xlabel(LABELS[x] + "  (better: left)")
     ax.set_ylabel(LABELS[y] + "  (better: up)")
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)

@@ -367,3 +367,17 @@ def test_bad_model(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert main(["--policies", str(tmp_path / "m.zip"), "--seeds", "1", "--quiet", "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("hitl-eval: error: policy ") and "\n" not in err
+
+
+def test_the_pareto_plot_shows_worker_minutes_by_default_or_duration(tmp_path: Path) -> None:
+    common = ["--policies", "algorithm_only,always_takeover", "--seeds", "2", "--team-size", "3", "--shift-hours", "1",
+              "--bootstrap", "100", "--quiet"]  # fmt: skip
+    for x in (None, "duration_min"):
+        out = tmp_path / str(x)
+        assert main([*common, *(["--pareto-x", x] if x else []), "--out", str(out)]) == 0
+        curves = pd.read_csv(out / "curves.csv")
+        axis = x or "worker_min"
+        assert axis in curves and f"{axis}_lo" in curves and (curves[axis] > 0).all()
+        other = "duration_min" if axis == "worker_min" else "worker_min"
+        assert other not in curves
+        assert (out / "pareto.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
