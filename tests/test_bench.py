@@ -231,9 +231,9 @@ def test_teams_share_the_compiled_entry_points_by_layout():
     assert a._advance is b._advance and a._resume is b._resume and a._answer is b._answer
     assert team._layout(a.state) == team._layout(b.state)
     fortran = a.state._replace(XF=np.asfortranarray(a.state.XF))
-    readonly = a.state.B.copy()
+    readonly = a.state.BU.copy()
     readonly.flags.writeable = False
-    for other in (fortran, a.state._replace(B=readonly), a.state._replace(S=a.state.S.astype(np.int32))):
+    for other in (fortran, a.state._replace(BU=readonly), a.state._replace(S=a.state.S.astype(np.int32))):
         assert team._layout(other) != team._layout(a.state)  # another numba type: never the cached code
 
 
@@ -245,14 +245,16 @@ def test_refill_puts_a_new_block_before_the_rows_left():
     twin = np.random.default_rng()
     twin.bit_generator.state = sim.rng.bit_generator.state
     for left in (0, 5):
-        before = sim.state.B.copy()
+        before = np.hstack([sim.state.BN, sim.state.BU, sim.state.BE])
         sim.state.S[K.s.b_left] = min(left, len(before))
         kept = before[: sim.state.S[K.s.b_left]]
         sim._refill()
         block = np.hstack([twin.standard_normal((BLOCK_ROWS, 2)), twin.random((BLOCK_ROWS, 6)),
                            twin.standard_exponential((BLOCK_ROWS, 2))])  # fmt: skip
         expected = np.vstack([block, kept])
-        assert np.array_equal(sim.state.B, expected) and sim.state.B.flags.c_contiguous
+        st = sim.state
+        assert np.array_equal(np.hstack([st.BN, st.BU, st.BE]), expected)
+        assert all(a.flags.c_contiguous for a in (st.BN, st.BU, st.BE))
         assert sim.state.S[K.s.b_left] == len(expected)
 
 

@@ -5,9 +5,9 @@ in one :class:`State`, and calls :func:`advance` to run events until the next de
 :func:`resume` to apply that decision. Everything here is plain arithmetic on those arrays; the
 hooks, the views and the random generator stay in Python. One event is one chat round (a
 customer message and the reply to it). Its randomness is a row of pre-drawn numbers (2 normals,
-6 uniforms, 2 unit exponentials) taken from the end of the block ``B``; :func:`advance` returns
-``REFILL`` before an event when fewer than ``P[p.margin]`` rows are left, so an event never runs
-short.
+6 uniforms, 2 unit exponentials: the same row of ``BN``, ``BU`` and ``BE``) taken from the end of
+the block; :func:`advance` returns ``REFILL`` before an event when fewer than ``P[p.margin]``
+rows are left, so an event never runs short.
 
 The layout is defined once, here: each array's columns (or rows) are a tuple of names, and
 :func:`columns` turns it into a named tuple of indices (``XF[c, xf.f]``, ``P[p.decay]``) that
@@ -123,7 +123,9 @@ class State(NamedTuple):
     HT: np.ndarray  # (capacity,) the event heap's times
     HI: np.ndarray  # (capacity, 3) its (sequence number, event kind, chat or worker)
     Q: np.ndarray  # (chats,) the queue, FIFO
-    B: np.ndarray  # (rows, 10) pre-drawn randomness, taken from the end
+    BN: np.ndarray  # (rows, 2) pre-drawn standard normals, taken from the end
+    BU: np.ndarray  # (rows, 6) pre-drawn uniforms, the same rows
+    BE: np.ndarray  # (rows, 2) pre-drawn unit exponentials, the same rows
     FIN: np.ndarray  # (chats,) chats closed since TeamSim last collected them
     S: np.ndarray  # (S_FIELDS,) int scalars
     SF: np.ndarray  # (SF_FIELDS,) float scalars
@@ -192,7 +194,7 @@ def _pop(st):
 
 @jit_inline
 def _row(st):
-    """Index of the next row of draws in ``B`` (rows are taken from the end)."""
+    """Index of the next row of draws in ``BN``, ``BU`` and ``BE`` (rows are taken from the end)."""
     S = st.S
     if S[s.b_left] <= 0:  # (numba does not check bounds)
         raise RuntimeError("block of draws exhausted")
@@ -206,7 +208,7 @@ def advance(st, until, route_hook):
     """Run events until a decision is due, the events run out, or the next one is after ``until``.
 
     Returns ``ROUTE`` or ``TAKEOVER`` with the decision's view in ``V`` (answer with
-    :func:`resume`), ``REFILL`` when the block ``B`` runs low, or ``FINISHED``.
+    :func:`resume`), ``REFILL`` when the block of draws runs low, or ``FINISHED``.
     """
     CF, CI, WI, HT, S, SF, P, V = st.CF, st.CI, st.WI, st.HT, st.S, st.SF, st.P, st.V
     n = CF.shape[0]
@@ -364,7 +366,7 @@ def _drain_queue(st, t):
 
 @jit
 def _assign(st, c, w, t):
-    CF, CI, XF, XI, WI, B, P, CAT = st.CF, st.CI, st.XF, st.XI, st.WI, st.B, st.P, st.CAT
+    CF, CI, XF, XI, WI, P, CAT = st.CF, st.CI, st.XF, st.XI, st.WI, st.P, st.CAT
     XI[c, xi.worker] = w
     XF[c, xf.assign_t] = t
     WI[wi.held, w] += 1
@@ -373,7 +375,7 @@ def _assign(st, c, w, t):
     if not P[p.rounds_model]:
         XI[c, xi.mode] = HUMAN
         XF[c, xf.first_reply_t] = t
-        push(st, t + B[_row(st), 8] / P[p.service_rate], END, c)
+        push(st, t + st.BE[_row(st), 0] / P[p.service_rate], END, c)
         return
     wait_min = (t - CF[c, cf.t]) / 60.0
     if P[p.emotion_on]:
@@ -414,10 +416,11 @@ def _start_human(st, c, w, t, effort, work, attention):
 @jit_inline
 def _human_round(st, c, t):
     """One round of a human-handled chat: the customer's message and the worker's reply."""
-    XF, XI, WF, WI, B, P = st.XF, st.XI, st.WF, st.WI, st.B, st.P
+    XF, XI, WF, WI, BU, P = st.XF, st.XI, st.WF, st.WI, st.BU, st.P
     r = _row(st)
-    zl, zf, u_sw, u_rep, u_pro, u_ab = B[r, 0], B[r, 1], B[r, 2], B[r, 3], B[r, 4], B[r, 5]
-    u_msg, u_emp, e1, e2 = B[r, 6], B[r, 7], B[r, 8], B[r, 9]
+    zl, zf = st.BN[r, 0], st.BN[r, 1]
+    u_sw, u_rep, u_pro, u_ab, u_msg, u_emp = BU[r, 0], BU[r, 1], BU[r, 2], BU[r, 3], BU[r, 4], BU[r, 5]
+    e1, e2 = st.BE[r, 0], st.BE[r, 1]
     w, e = XI[c, xi.worker], XF[c, xf.effort]
     held = WI[wi.held, w]
     # one customer message per round; rounds, customer messages and the count behind the mean
@@ -501,9 +504,10 @@ def _leave(st, c, t):
 @jit
 def _ai_round(st, c, t):
     """One AI round; True when the supervisor's decision is due (its view is in ``V``)."""
-    CF, CI, XF, XI, WI, B, S, SF, P, V = st.CF, st.CI, st.XF, st.XI, st.WI, st.B, st.S, st.SF, st.P, st.V
+    CF, CI, XF, XI, WI, BU, S, SF, P, V = st.CF, st.CI, st.XF, st.XI, st.WI, st.BU, st.S, st.SF, st.P, st.V
     r = _row(st)
-    zl, zf, u_bad, u_sup, u_conf, u_ab, e2 = B[r, 0], B[r, 1], B[r, 2], B[r, 3], B[r, 4], B[r, 5], B[r, 9]
+    zl, zf, e2 = st.BN[r, 0], st.BN[r, 1], st.BE[r, 1]
+    u_bad, u_sup, u_conf, u_ab = BU[r, 0], BU[r, 1], BU[r, 2], BU[r, 3]
     XI[c, xi.ai_rounds] += 1
     n = XI[c, xi.ai_rounds]
     XI[c, xi.msg_ai] += 1

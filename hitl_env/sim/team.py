@@ -191,7 +191,8 @@ class TeamSim:
         cap = 2 * n + 2 * on.size + 16  # per chat: a stale reneging time and one live event
         self.state = K.State(
             CF=CF, CI=CI, XF=XF, XI=XI, WF=WF, WI=WI, WD=WD, HT=np.zeros(cap), HI=np.zeros((cap, 3), np.int64),
-            Q=np.zeros(n, np.int64), B=np.zeros((0, 10)), FIN=np.zeros(n, np.int64),
+            Q=np.zeros(n, np.int64), BN=np.zeros((0, 2)), BU=np.zeros((0, 6)), BE=np.zeros((0, 2)),
+            FIN=np.zeros(n, np.int64),
             S=np.zeros(len(K.S_FIELDS), np.int64), SF=np.zeros(len(K.SF_FIELDS)), P=P, CAT=CAT,
             V=np.zeros(K.V_SIZE),
         )  # fmt: skip
@@ -291,16 +292,17 @@ class TeamSim:
         return bool(action) and (kind != "route" or bool(self.ai_allowed[self.C.category[c]]))
 
     def _refill(self) -> None:
-        """Put a new block of draws behind the rows left (rows are taken from the end)."""
+        """Put a new block of draws behind the rows left (rows are taken from the end): its normals,
+        then its uniforms, then its exponentials, drawn straight into the new arrays."""
         r, st = self.rng, self._state
         left = st.S[K.s.b_left]
-        B = np.empty((BLOCK_ROWS + left, st.B.shape[1]))  # the new block, then the rows left (one copy, no stacking)
-        B[:BLOCK_ROWS, 0:2] = r.standard_normal((BLOCK_ROWS, 2))
-        B[:BLOCK_ROWS, 2:8] = r.random((BLOCK_ROWS, 6))
-        B[:BLOCK_ROWS, 8:10] = r.standard_exponential((BLOCK_ROWS, 2))
-        B[BLOCK_ROWS:] = st.B[:left]
-        self._state = st._replace(B=B)  # same types: the entry points still fit
-        st.S[K.s.b_left] = len(B)
+        BN, BU, BE = (np.empty((BLOCK_ROWS + left, k)) for k in (2, 6, 2))
+        r.standard_normal(out=BN[:BLOCK_ROWS])
+        r.random(out=BU[:BLOCK_ROWS])
+        r.standard_exponential(out=BE[:BLOCK_ROWS])
+        BN[BLOCK_ROWS:], BU[BLOCK_ROWS:], BE[BLOCK_ROWS:] = st.BN[:left], st.BU[:left], st.BE[:left]
+        self._state = st._replace(BN=BN, BU=BU, BE=BE)  # same types: the entry points still fit
+        st.S[K.s.b_left] = len(BN)
 
     def take_finished(self) -> list[int]:
         """The chats closed since the last call, in order (each is handed out once)."""
