@@ -123,7 +123,7 @@ class SupervisorEnv(TeamEnv):
         return NeverTakeover()
 
     def _scored(self, chats: list[int]) -> list[int]:
-        if self.scope == "team":
+        if self.scope == "team" or not chats:
             return chats
         routed = self.sim.rec["routed_ai"]  # type: ignore[union-attr]
         return [c for c in chats if routed[c]]
