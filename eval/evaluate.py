@@ -338,14 +338,15 @@ def _main(args: argparse.Namespace) -> int:
     report = run_report(args, kind, seeds, baseline, entries, summary, timing)
     if args.tune:
         best = tuning.best_heuristic(tuned, entries)
-        vs_best = summarize(episodes, best, args.bootstrap, args.seed) if best is not None else None
+        learned = [e.label for e in entries if e.kind == "learned"]
+        heuristics = [e.label for e in entries if e.kind == "heuristic"] if learned and len(seeds) >= 2 else []
+        against = {h: summarize(episodes, h, args.bootstrap, args.seed) for h in dict.fromkeys([*heuristics, best])
+                   if h is not None}  # each policy's paired differences from heuristic h  # fmt: skip
+        vs_best = against.get(best)
         if vs_best is not None and len(seeds) < 2:
             vs_best[["diff_lo", "diff_hi"]] = float("nan")
         report["tuning"] = tuning.report(tuned, tune_seeds, best, vs_best)
-        learned = [e.label for e in entries if e.kind == "learned"]
-        heuristics = [e.label for e in entries if e.kind == "heuristic"]
-        if learned and heuristics and len(seeds) >= 2:
-            against = {h: summarize(episodes, h, args.bootstrap, args.seed) for h in heuristics}
+        if heuristics:
             report["tuning"]["learned"] = tuning.learned_report(learned, against, report["tuning"], entries)
     write_manifest(args.out, "summary.json", {**report, "command": args.command}, files)
     if not args.quiet:

@@ -181,20 +181,21 @@ def learned_report(learned: list[str], against: Mapping[str, pd.DataFrame], tuni
                    entries: list[Entry]) -> dict[str, Any]:  # fmt: skip
     """``summary.json``'s ``tuning.learned``: each saved model's paired difference from every
     heuristic on the evaluation seeds (``against``: the summary with that heuristic as the
-    baseline), whether it beats them all (every CI above 0), and the share of the gap from the
-    best heuristic to each upper bound that it closes."""
+    baseline, for every heuristic of ``entries``), whether it beats them all (every CI above 0),
+    and the share of the gap from the best heuristic to each upper bound that it closes."""
     bounds = [e.label for e in entries if e.kind == "upper_bound"]
     vs_best = tuning.get("vs_best_heuristic", {})
     out: dict[str, Any] = {}
     for model in learned:
         diffs = {}
-        for h, table in against.items():
+        for h in (e.label for e in entries if e.kind == "heuristic"):
+            table = against[h]
             r = table[(table["metric"] == "return") & (table["policy"] == model)].iloc[0]
             diffs[h] = {"diff": float(r["diff"]), "ci": [float(r["diff_lo"]), float(r["diff_hi"])]}
         gap = {}
         for b in bounds:
             whole = vs_best.get(b, {}).get("diff")
-            if whole:
+            if whole is not None and whole > 0:  # (a bound no better than the best heuristic leaves no gap)
                 gap[b] = vs_best[model]["diff"] / whole
         out[model] = {"vs_heuristics": diffs, "beats_all": all(d["ci"][0] > 0 for d in diffs.values()),
                       "gap_closed": gap}  # fmt: skip

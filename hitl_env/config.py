@@ -412,8 +412,10 @@ def _read_yaml(preset_or_path: str | Path, _seen: tuple[Path, ...] = ()) -> dict
         raise ConfigError(f"{path}: base must be a preset name or a YAML path, got {base!r}")
     if path.resolve() in _seen:
         raise ConfigError(f"{path}: its bases form a cycle ({' -> '.join(p.name for p in _seen)} -> {path.name})")
-    relative = path.parent / base
-    merged = _read_yaml(relative if Path(base).suffix and relative.is_file() else base, (*_seen, path.resolve()))
+    try:  # a path (it has a suffix) is read from the file's folder; else a preset name
+        merged = _read_yaml(path.parent / base if Path(base).suffix else base, (*_seen, path.resolve()))
+    except ConfigError as e:
+        raise ConfigError(f"{path}: base {base!r}: {e}") from None
     for key, value in data.items():
         _merge(merged, key, value)
     return merged

@@ -466,8 +466,9 @@ def test_on_promotion_day_routing_matters() -> None:
 
     With 2.5 times August's chats per worker the team's queue holds chats at some arrivals, and
     with the AI resolving 30% of product inquiries, sending them to the AI (which the rule does
-    not) beats ``rule_based`` on every seed. Measured on seeds 1000-1007: +2,199.5 worker-minutes
-    a shift (95% CI 1,950 to 2,449); the queue held chats at 6% of the rule's arrivals.
+    not) beats ``rule_based`` on every seed. Measured on seeds 1000-1007 (8 shifts): +2,199.5
+    worker-minutes a shift (95% CI 1,950 to 2,449); the queue held chats at 6% of the rule's
+    arrivals. The test plays the first 4 of those shifts.
     """
     env = gym.make(ROUTER_ID, preset="promotion_day")
     base = env.unwrapped

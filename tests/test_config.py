@@ -417,7 +417,8 @@ def test_a_base_merges_section_and_category_fields(tmp_path: Path) -> None:
     ("text", "match"),
     [
         ("base: [taobao_2024]\n", "base must be a preset name or a YAML path"),
-        ("base: no_such_preset\n", "unknown preset 'no_such_preset'"),
+        ("base: no_such_preset\n", "loop.yaml: base 'no_such_preset': unknown preset 'no_such_preset'"),
+        ("base: missing.yaml\n", "loop.yaml: base 'missing.yaml': config file .*missing.yaml' does not exist"),
         ("base: loop.yaml\n", "cycle"),
         ("base: taobao_2024\nai: {no_such_field: 1}\n", "no_such_field"),
     ],

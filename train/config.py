@@ -118,14 +118,9 @@ class EnvConfig:
                                                     "start_hour", "reward_weights", "rating")}  # fmt: skip
         if self.id == SHARED_SUPERVISOR_ID:
             kw["router"] = self.router or "rule_based"
-        # (given only where set: run.json files of older runs lack them)
-        kw.update(
-            {
-                k: getattr(self, k)
-                for k, default in (("scope", "ai"), ("credit", "shift"))
-                if getattr(self, k) != default
-            }
-        )
+        for f in fields(self):  # (given only where set: run.json files of older runs lack them)
+            if f.name in ("scope", "credit") and getattr(self, f.name) != f.default:
+                kw[f.name] = getattr(self, f.name)
         return kw
 
 
@@ -337,7 +332,8 @@ def _check_env(env: EnvConfig) -> None:
     if env.credit == "chat" and env.scope != "ai":
         raise ConfigError('env.credit "chat" scores the episode\'s own chat only: it needs env.scope "ai"')
     kw = env.kwargs()
-    kw.pop("scope", None), kw.pop("credit", None)
+    kw.pop("scope", None)
+    kw.pop("credit", None)
     router = kw.pop("router", None)
     try:
         settings = episode_settings(**kw)

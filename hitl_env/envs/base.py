@@ -46,11 +46,14 @@ class FocalChat:
     def __init__(self, background: Any) -> None:
         self.background = background
         self.focal: int | None = None
-        self.end_t: np.ndarray | None = None  # the team's records' end_t (NaN until a chat closes), set by the env
+        self.sim: TeamSim | None = None  # the team it decides for, set by the env
 
     def closed(self) -> bool:
         """Whether the focal chat's record is closed (every component of its reward is known)."""
-        return self.focal is None or self.end_t[self.focal] == self.end_t[self.focal]  # type: ignore[index]
+        if self.focal is None:
+            return True
+        end = self.sim.rec["end_t"][self.focal]  # type: ignore[union-attr]  (NaN until the chat closes)
+        return end == end
 
     def route(self, view: Any) -> object:
         return PENDING if view.chat == self.focal or self.closed() else self.background.route(view)
@@ -220,7 +223,7 @@ class TeamEnv(gym.Env):
         self.sim = build_episode(self.cfg, self.np_random, *hooks)
         self._focal = next((h for h in hooks if isinstance(h, FocalChat)), None)
         if self._focal is not None:
-            self._focal.end_t = self.sim.rec["end_t"]
+            self._focal.sim = self.sim
         self.decision = self.sim.run()
         self.sim.take_finished()  # chats closed before the first decision are not the agent's doing
         self.active = True
@@ -243,20 +246,13 @@ class TeamEnv(gym.Env):
     # ----------------------------------------------------------------- credit="chat"
     def _next_chat(self, seed: int | None) -> tuple[np.ndarray, dict]:
         """The next episode: the next chat to reach its first decision, in this shift if one is left."""
-        new_shift = seed is not None or self.sim is None or self.decision is None
-        if new_shift:
+        if seed is None and self.sim is not None:  # (an episode given up before its end: its chat is left too)
+            self._focal.focal = None  # type: ignore[union-attr]
+            self._to_first_decision()
+        if seed is not None or self.sim is None or self.decision is None:
             super().reset(seed=seed)
-            self._new_shift()
-        hook = self._focal
-        hook.focal = None  # type: ignore[union-attr]
-        while self.decision is not None and not _first_decision(self.decision[1]):  # a chat decided meanwhile
-            kind, view = self.decision
-            method = DECISIONS[kind].method
-            self.decision = self.sim.answer(bool(getattr(hook.background, method)(view)))  # type: ignore[union-attr]
-        if self.decision is None and not new_shift:
-            return self._next_chat(None)  # no chat of this shift is left to decide: the next shift
-        if self.decision is not None:  # (None: a shift with no decision at all ends at its first step)
-            hook.focal = self.decision[1].chat  # type: ignore[union-attr]
+            self._new_shift()  # (its first decision is a chat's first)
+        self._focal.focal = self.decision[1].chat if self.decision is not None else None  # type: ignore[union-attr]
         self.sim.take_finished()  # type: ignore[union-attr]
         self.active = True
         return self._obs(), self._info(np.zeros(len(COMPONENTS), np.float32))
@@ -273,7 +269,16 @@ class TeamEnv(gym.Env):
         focal = hook.focal  # type: ignore[union-attr]
         vec = (vector_reward(sim.rec, sim.t_arr, [focal], self.settings.rating) if focal is not None  # type: ignore[union-attr]
                else np.zeros(len(COMPONENTS), np.float32))  # fmt: skip
+        self._to_first_decision()  # so that no pending decision means the shift is over
         return self._obs(), scalarize(vec, self.settings.weights), True, False, self._info(vec)
+
+    def _to_first_decision(self) -> None:
+        """Answer with the background policy the decisions on chats already past their first one
+        (chats that were decided meanwhile), up to the next chat's first decision or the shift's end."""
+        background = self._focal.background  # type: ignore[union-attr]
+        while self.decision is not None and not _first_decision(self.decision[1]):
+            kind, view = self.decision
+            self.decision = self.sim.answer(bool(getattr(background, DECISIONS[kind].method)(view)))  # type: ignore[union-attr]
 
     def _check_step(self, action: Any) -> None:
         if self.sim is None or not self.active:

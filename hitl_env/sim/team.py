@@ -238,7 +238,7 @@ class TeamSim:
             :meth:`decide`.
         """
         if self.pending is not None:
-            raise RuntimeError("a decision is pending: call decide() first")
+            raise RuntimeError("a decision is pending: call decide() or answer() first")
         until, hooked = float(until), self.hooks["route"] is not None
         return self._loop(self._advance(self._state, until, hooked), until, hooked)
 
