@@ -45,6 +45,25 @@ def test_views_are_read_by_field_name_in_their_types() -> None:
     assert isinstance(arrival, ArrivalView) and arrival.u == float(K.ARRIVAL_VIEW.index("u"))
 
 
+def test_a_view_field_outside_the_layout_or_of_another_type_is_refused() -> None:
+    from hitl_env.sim.decisions import Decision
+
+    @dataclasses.dataclass
+    class Odd:
+        chat: int
+        note: str
+
+    @dataclasses.dataclass
+    class Missing:
+        chat: int
+        mood: float
+
+    with pytest.raises(TypeError, match=r"Odd fields \{'note': 'str'\}: a view field is an int, float or bool"):
+        Decision("odd", "oddity", 9, Odd, ("chat", "note"), "odd", lambda cfg: None)
+    with pytest.raises(TypeError, match=r"Missing fields \['mood'\] are not in the kernel's view layout"):
+        Decision("missing", "oddity", 9, Missing, ("chat",), "odd", lambda cfg: None)
+
+
 def test_decision_kinds_are_looked_up_by_name_or_agent_and_unknown_ones_raise() -> None:
     assert decision("route") is decision("router") is DECISIONS["route"]
     assert decision("supervisor").method == "takeover" and decision("takeover").code == K.TAKEOVER
