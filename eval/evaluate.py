@@ -64,7 +64,8 @@ in ``summary.json`` is ``upper_bound``.
 (``sentiment_threshold``, ``rounds_threshold``, ``paper_workers``, ``confidence_threshold``,
 ``oracle``; parameters a spec gives stay as given) on the tuning seeds (``--tune-seed``, default
 0, and ``--tune-seeds``, default 20) on the env's reward, ``--weight`` items included, and
-evaluates every policy, the tuned ones at their chosen parameters (labelled ``SPEC (tuned)``),
+evaluates every policy, the tuned ones at their chosen parameters (labelled ``SPEC (tuned)``: the
+spec given with the chosen point; ``summary.json`` has each one's full ``spec``),
 on evaluation seeds that default to 1000-1099 (``--seed``, ``--seeds``; seeds that overlap the
 tuning seeds are refused). It writes ``DIR/tuning.csv`` (every grid point's mean return on the
 tuning seeds, with its CI, and the chosen ones) and ``summary.json``'s ``tuning``: the seeds,

@@ -88,8 +88,15 @@ class Tuned:
 
     @property
     def label(self) -> str:
-        """Its label in the reports: the chosen spec, marked as tuned."""
-        return f"{self.spec} (tuned)" if self.grid else self.spec
+        """Its label in the reports: the spec given with the chosen point, marked as tuned. It
+        leaves out what the tuner filled in (a router ``confidence_threshold``'s ``scores``, ten
+        categories long); ``spec`` has it all."""
+        if not self.grid:
+            return self.spec
+        from agents.registry import parse_spec
+
+        name, given = parse_spec(self.given)
+        return f"{format_spec(name, {**given, **self.params})} (tuned)"
 
 
 def tune(env: Any, kind: str, specs: list[str], cfg: Any, seeds: list[int], n_boot: int, rating: str,

@@ -99,6 +99,10 @@ def test_router_confidence_threshold_is_tuned_over_the_score_cuts(tmp_path: Path
     chosen = table[table["chosen"]].iloc[0]
     assert chosen["return"] == table["return"].max()
     assert "scores=" in chosen["spec"]
+    # the reports label it by what was given and chosen, the filled-in scores left to its spec
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    label = f"confidence_threshold:threshold={float(chosen['param_threshold'])!r} (tuned)"
+    assert label in summary["policies"] and summary["policies"][label]["spec"] == chosen["spec"]
 
 
 @pytest.mark.parametrize(
