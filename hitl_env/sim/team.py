@@ -163,13 +163,13 @@ class TeamSim:
         P, CAT, self.ai_allowed, share = (a.copy() for a in _config_arrays(cfg))
         C = chats
         # one row per chat (its fields share cache lines), one column per field
-        CF = np.column_stack([getattr(C, k) for k in K.CF_FIELDS])
+        CF = np.array([getattr(C, k) for k in K.CF_FIELDS], float).T.copy()
         rule = CAT[K.cat.eligible].astype(np.int64)[C.category]
         if share.any():  # the router's keywords mark a share of a category eligible, with the chat's U_route
             rule = rule | (C.u_route < share[C.category]).astype(np.int64)
         ints = {"category": C.category, "solvable": C.solvable, "misread": C.misread, "ai_need": C.ai_need,
                 "tech_round": C.tech_round, "rule_eligible": rule}  # fmt: skip
-        CI = np.column_stack([ints[k] for k in K.CI_FIELDS]).astype(np.int64)
+        CI = np.array([ints[k] for k in K.CI_FIELDS], np.int64).T.copy()
         XF = np.zeros((n, len(K.XF_FIELDS)))
         xf = K.xf
         XF[:, xf.f] = C.f0
