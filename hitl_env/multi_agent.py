@@ -113,15 +113,14 @@ class _Shift:
 
     def _score(self, chats: list[int]) -> dict[str, np.ndarray]:
         """The router scores every closed chat; supervisor_i the AI-routed ones of worker i."""
-        rec, t_arr = self.sim.rec, self.sim.t_arr  # type: ignore[union-attr]
-        routed, worker = rec["routed_ai"], rec["worker"]
+        routed, worker = self.sim.rec["routed_ai"], self.sim.rec["worker"]  # type: ignore[union-attr]
         mine: list[list[int]] = [[] for _ in range(self.n_workers)]
         for c in chats:
             if routed[c]:
                 mine[worker[c]].append(c)
-        vectors = {ROUTER: vector_reward(rec, t_arr, chats, self.rating)}
+        vectors = {ROUTER: vector_reward(self.sim, chats, self.rating)}  # type: ignore[arg-type]
         for w, cs in enumerate(mine):  # (most steps close no AI chat of most workers)
-            vectors[supervisor_agent(w)] = vector_reward(rec, t_arr, cs, self.rating) if cs else self.zero.copy()
+            vectors[supervisor_agent(w)] = vector_reward(self.sim, cs, self.rating) if cs else self.zero.copy()  # type: ignore[arg-type]
         return vectors
 
     def render(self, mode: str) -> str | np.ndarray:

@@ -51,12 +51,17 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-COMPONENTS = ("rating", "duration", "worker_time", "retrial", "abandonment")
+from hitl_env.sim import kernel as K
+
+if TYPE_CHECKING:
+    from hitl_env.sim.team import TeamSim
+
+COMPONENTS = K.REWARD_COMPONENTS
 DEFAULT_WEIGHTS: Mapping[str, float] = {  # the cost model above, in worker-minutes
     "rating": 1.0,
     "duration": 0.0,
@@ -84,7 +89,8 @@ def validate_weights(weights: Mapping[str, float] | None) -> np.ndarray:
 
 
 def chat_components(rec: Mapping[str, Sequence[Any]], t_arrival: Sequence[float], c: int, rating: str) -> tuple:
-    """The components of finished chat ``c`` (``rec``: a team simulation's record lists)."""
+    """The components of finished chat ``c`` (``rec``: a team simulation's record lists), the
+    definition :func:`vector_reward` sums (compiled; ``tests/test_envs.py`` checks them bit for bit)."""
     if rating == "dense":
         sat = rec["satisfaction"][c]
         r = 0.0 if sat != sat else sat - 3.0  # NaN (no rounds model): neutral
@@ -99,13 +105,13 @@ def chat_components(rec: Mapping[str, Sequence[Any]], t_arrival: Sequence[float]
     return (r, -(end - t_arrival[c]) / 60.0, -hand, -float(rec["retrial"][c]), -float(rec["abandoned"][c]))
 
 
-def vector_reward(
-    rec: Mapping[str, Sequence[Any]], t_arrival: Sequence[float], chats: Iterable[int], rating: str
-) -> np.ndarray:
-    """Sum of the components over ``chats``, in :data:`COMPONENTS` order (float32)."""
-    total = np.zeros(len(COMPONENTS), dtype=np.float64)
-    for c in chats:
-        total += chat_components(rec, t_arrival, c, rating)
+def vector_reward(sim: TeamSim, chats: Sequence[int], rating: str, ai_only: bool = False) -> np.ndarray:
+    """Sum of :func:`chat_components` over the finished ``chats`` of ``sim``'s team (with
+    ``ai_only``, of those the router sent to the AI only), in :data:`COMPONENTS` order: summed in
+    float64, returned as float32. Compiled (:func:`hitl_env.sim.kernel.chat_rewards`): an env
+    step scores the chats it closed, and in Python that was a tenth of a ``Supervisor-v2`` step."""
+    st, total = sim.state, np.zeros(len(COMPONENTS))
+    K.chat_rewards(st.XF, st.XI, st.CF, np.asarray(chats, np.int64), rating == "dense", ai_only, total)
     return total.astype(np.float32)
 
 

@@ -15,7 +15,8 @@ from hitl_env.envs import ROUTER_ID, SUPERVISOR_ID
 from hitl_env.envs.base import EPISODE_KEYS
 from hitl_env.envs.observations import ROUTER_FIELDS, SUPERVISOR_FIELDS, field_index
 from hitl_env.multi_agent import TeamParallelEnv
-from hitl_env.rewards import COMPONENTS, DEFAULT_WEIGHTS
+from hitl_env.rewards import COMPONENTS, DEFAULT_WEIGHTS, chat_components, vector_reward
+from hitl_env.sim.kernel import HUMAN_INIT
 
 ENVS = (SUPERVISOR_ID, ROUTER_ID)
 PRESETS = ("taobao_2024", "mmn_abandonment")
@@ -133,9 +134,28 @@ def test_vector_reward_is_the_weighted_components_and_sparse_rating_is_rarer() -
     assert set(DEFAULT_WEIGHTS) == set(COMPONENTS)
 
 
-def test_supervisor_scope_scores_the_ai_chats_or_the_whole_team() -> None:
-    from hitl_env.rewards import chat_components
+@pytest.mark.parametrize("rating", ["dense", "sparse"])
+def test_the_compiled_reward_sums_chat_components_to_the_bit(rating: str) -> None:
+    """vector_reward (compiled: kernel.chat_rewards) against chat_components, the definition, summed
+    in float64 in the same order: the same float32 vectors, bit for bit."""
+    env = gym.make(SUPERVISOR_ID, **SMALL)
+    rollout(env, seed=4, policy=lambda obs, info: int(obs[field_index(SUPERVISOR_FIELDS, "ai_rounds")] == 2))
+    sim = env.unwrapped.sim
+    closed = [c for c, t in enumerate(sim.rec["end_t"]) if t == t]
+    took = [c for c in closed if sim.rec["escalation"][c] == HUMAN_INIT]  # worker time from the takeover
+    assert len(closed) > 100 and took and not all(sim.rec["routed_ai"][closed])
+    for chats in (closed, closed[::-7], took, [closed[0]], []):
+        for ai_only in (False, True):
+            want = np.zeros(len(COMPONENTS))
+            for c in chats:
+                if sim.rec["routed_ai"][c] or not ai_only:
+                    want += chat_components(sim.rec, sim.t_arr, c, rating)
+            got = vector_reward(sim, chats, rating, ai_only)
+            assert got.dtype == np.float32 and got.tobytes() == want.astype(np.float32).tobytes(), (chats[:3], ai_only)
+    assert vector_reward(sim, closed, rating)[2] < vector_reward(sim, closed, rating, ai_only=True)[2] < 0
 
+
+def test_supervisor_scope_scores_the_ai_chats_or_the_whole_team() -> None:
     sums = {}
     for scope in ("ai", "team"):
         env = gym.make(SUPERVISOR_ID, scope=scope, **SMALL)

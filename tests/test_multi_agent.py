@@ -18,7 +18,7 @@ from hitl_env.envs import RouterEnv, SupervisorEnv
 from hitl_env.envs.base import episode_config
 from hitl_env.envs.observations import ROUTER_FIELDS, field_index
 from hitl_env.multi_agent import ROUTER, TeamAECEnv, TeamParallelEnv, env, parallel_env
-from hitl_env.rewards import DEFAULT_WEIGHTS, scalarize, vector_reward
+from hitl_env.rewards import DEFAULT_WEIGHTS, chat_components, scalarize
 from hitl_env.sim.decisions import default_supervisor
 from hitl_env.sim.population import draw_chats, draw_workers
 from hitl_env.sim.team import TeamSim
@@ -148,6 +148,11 @@ def test_degenerate_preset_only_the_router_acts() -> None:
 
 
 # ----------------------------------------------------------------------------- rewards
+def components(sim: TeamSim, chats: Any) -> np.ndarray:
+    """The summed reward components of ``chats``, from the records (the definition the env's compiled sum follows)."""
+    return np.sum([chat_components(sim.rec, sim.t_arr, c, "dense") for c in chats], axis=0)
+
+
 def test_rewards_router_all_chats_supervisor_own_ai_chats() -> None:
     e = TeamParallelEnv(team_size=4, shift_hours=3.0)
     obs, _ = e.reset(seed=3)
@@ -158,14 +163,14 @@ def test_rewards_router_all_chats_supervisor_own_ai_chats() -> None:
         for a, r in rewards.items():
             assert r == pytest.approx(scalarize(infos[a]["vector_reward"], weights))
             totals[a] += infos[a]["vector_reward"]
-    rec, t_arr = e.sim.rec, e.sim.t_arr
-    n = len(t_arr)
+    rec = e.sim.rec
+    n = len(e.sim.t_arr)
     assert all(not np.isnan(rec["end_t"][c]) for c in range(n))  # every chat closed in the episode
-    np.testing.assert_allclose(totals[ROUTER], vector_reward(rec, t_arr, range(n), "dense"), rtol=1e-4)
+    np.testing.assert_allclose(totals[ROUTER], components(e.sim, range(n)), rtol=1e-4)
     for w in range(4):
         mine = [c for c in range(n) if rec["routed_ai"][c] and rec["worker"][c] == w]
         assert mine, "every worker should have AI chats in this shift"
-        np.testing.assert_allclose(totals[f"supervisor_{w}"], vector_reward(rec, t_arr, mine, "dense"), rtol=1e-4)
+        np.testing.assert_allclose(totals[f"supervisor_{w}"], components(e.sim, mine), rtol=1e-4)
 
 
 def test_aec_last_reward_is_the_reward_since_the_agent_last_acted() -> None:

@@ -204,9 +204,9 @@ class TeamEnv(gym.Env):
         """Under ``credit="chat"``, the hook that answers the agent's decisions on other chats."""
         raise NotImplementedError
 
-    def _scored(self, chats: list[int]) -> list[int]:
-        """The finished chats whose outcomes enter this env's reward."""
-        return chats
+    def _ai_only(self) -> bool:
+        """Whether the reward scores only the finished chats the router sent to the AI (else all)."""
+        return False
 
     # ----------------------------------------------------------------- Gymnasium API
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict]:
@@ -235,11 +235,11 @@ class TeamEnv(gym.Env):
         self._check_step(action)
         if self.decision is not None:  # (None: a shift with no decision at all ends at its first step)
             self.decision = self.sim.answer(bool(action))  # the core applies the mask (TeamSim.decide)
-        scored = self._scored(self.sim.take_finished())
-        if scored:
-            vec = vector_reward(self.sim.rec, self.sim.t_arr, scored, self.settings.rating)
+        closed = self.sim.take_finished()
+        if closed:
+            vec = vector_reward(self.sim, closed, self.settings.rating, self._ai_only())
             reward = scalarize(vec, self.settings.weights)
-        else:  # (most steps: no scored chat closed)
+        else:
             vec, reward = np.zeros(len(COMPONENTS), np.float32), self._zero_reward
         self.active = self.decision is not None
         return self._obs(), reward, not self.active, False, self._info(vec)
@@ -268,7 +268,7 @@ class TeamEnv(gym.Env):
             return self._obs(), self._zero_reward, False, False, self._info(np.zeros(len(COMPONENTS), np.float32))
         self.active = False
         focal = hook.focal  # type: ignore[union-attr]
-        vec = (vector_reward(sim.rec, sim.t_arr, [focal], self.settings.rating) if focal is not None  # type: ignore[union-attr]
+        vec = (vector_reward(sim, [focal], self.settings.rating) if focal is not None  # type: ignore[arg-type]
                else np.zeros(len(COMPONENTS), np.float32))  # fmt: skip
         self._to_first_decision()  # so that no pending decision means the shift is over
         return self._obs(), scalarize(vec, self.settings.weights), True, False, self._info(vec)

@@ -122,8 +122,5 @@ class SupervisorEnv(TeamEnv):
     def _background(self) -> NeverTakeover:
         return NeverTakeover()
 
-    def _scored(self, chats: list[int]) -> list[int]:
-        if self.scope == "team" or not chats:
-            return chats
-        routed = self.sim.rec["routed_ai"]  # type: ignore[union-attr]
-        return [c for c in chats if routed[c]]
+    def _ai_only(self) -> bool:
+        return self.scope == "ai"

@@ -652,3 +652,33 @@ def _close(st, c, t):
     _set_attention(st, c, w, 0.0)
     if WI[wi.online, w]:
         _drain_queue(st, t)
+
+
+# ----------------------------------------------------------------- rewards
+REWARD_COMPONENTS = ("rating", "duration", "worker_time", "retrial", "abandonment")
+"""The reward components, in the order :func:`chat_rewards` sums them (:mod:`hitl_env.rewards` defines them)."""
+
+
+@jit
+def chat_rewards(XF, XI, CF, chats, dense, ai_only, out):
+    """Add :func:`hitl_env.rewards.chat_components` of each finished chat in ``chats`` to ``out``,
+    in :data:`REWARD_COMPONENTS` order, in the same float64 operations (``tests/test_envs.py``
+    checks the sums bit for bit); with ``ai_only``, of the chats the router sent to the AI only.
+    ``dense``: the rating component is the chat's satisfaction (NaN, without the rounds model:
+    0), else the rating given (0 when none was)."""
+    for c in chats:
+        if ai_only and XI[c, xi.routed_ai] == 0:
+            continue
+        end, arrival = XF[c, xf.end_t], CF[c, cf.t]
+        if dense:
+            sat = XF[c, xf.satisfaction]
+            out[0] += 0.0 if sat != sat else sat - 3.0
+        else:
+            out[0] += XF[c, xf.rating] - 3.0 if XI[c, xi.rated] else 0.0
+        out[1] += -(end - arrival) / 60.0
+        hand = 0.0  # minutes by hand: from the takeover (or assignment) to the end
+        if XI[c, xi.human_rounds]:
+            hand = (end - (arrival + XF[c, xf.takeover_t] if XI[c, xi.escalation] else XF[c, xf.assign_t])) / 60.0
+        out[2] += -hand
+        out[3] += -float(XI[c, xi.retrial])
+        out[4] += -float(XI[c, xi.abandoned])
