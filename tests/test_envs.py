@@ -155,6 +155,30 @@ def test_the_compiled_reward_sums_chat_components_to_the_bit(rating: str) -> Non
     assert vector_reward(sim, closed, rating)[2] < vector_reward(sim, closed, rating, ai_only=True)[2] < 0
 
 
+@pytest.mark.parametrize("bad", [[10**7], [-1], [0.0], [[0, 1]]])
+def test_the_compiled_reward_refuses_what_is_not_a_chat_index(bad: list) -> None:
+    env = gym.make(SUPERVISOR_ID, **SMALL)
+    env.reset(seed=0)
+    sim = env.unwrapped.sim
+    with pytest.raises(IndexError, match="chat"):
+        vector_reward(sim, bad, "dense")
+    assert vector_reward(sim, range(3), "dense").dtype == np.float32  # (a range, or numpy ints, are indices)
+
+
+def test_masks_of_hand_built_views_take_numpy_bools() -> None:
+    from hitl_env.envs.observations import SupervisorObs
+    from hitl_env.sim.hooks import RoundView
+
+    obs = gym.make(SUPERVISOR_ID).unwrapped.obs
+    assert isinstance(obs, SupervisorObs)
+    for flag, want in ((np.True_, [1, 1]), (1.0, [1, 1]), (False, [1, 0])):
+        view = RoundView(0, 0, 0.0, 0.0, 1, 0.0, 0.0, 0.5, 0, 1, 1, 0, flag, 0.5)  # type: ignore[arg-type]
+        mask = obs.mask(view)
+        assert mask.tolist() == want and mask.dtype == np.int8
+        mask[1] = 7  # a copy: the next mask is unchanged
+    assert obs.mask(view).tolist() == [1, 0]
+
+
 def test_supervisor_scope_scores_the_ai_chats_or_the_whole_team() -> None:
     sums = {}
     for scope in ("ai", "team"):

@@ -71,6 +71,12 @@ def test_decision_kinds_are_looked_up_by_name_or_agent_and_unknown_ones_raise() 
         decision("staffing")
 
 
+def test_a_decision_kind_pickles_with_its_reader() -> None:
+    take = pickle.loads(pickle.dumps(DECISIONS["takeover"]))
+    values = [float(i) for i in range(K.V_SIZE)]
+    assert take == DECISIONS["takeover"] and take.read(values) == DECISIONS["takeover"].read(values)
+
+
 def test_pending_is_not_none_and_pickles_as_itself() -> None:
     assert PENDING is not None and not isinstance(PENDING, bool)
     assert pickle.loads(pickle.dumps(PENDING)) is PENDING

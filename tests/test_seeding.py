@@ -86,3 +86,22 @@ def test_spawn_key_is_non_negative_ints(bad: tuple) -> None:
 def test_uint32_or_uint64_only() -> None:
     with pytest.raises(ValueError, match="only support uint32 or uint64"):
         FastSeedSequence(3).generate_state(4, np.float64)
+
+
+@pytest.mark.parametrize(("bad", "error"), [(2.0, TypeError), (True, TypeError), ("3", TypeError), (-1, ValueError)])
+def test_counts_are_non_negative_ints(bad: object, error: type) -> None:
+    ss = FastSeedSequence(3)
+    with pytest.raises(error, match="n_children must be a non-negative int"):
+        ss.spawn(bad)  # type: ignore[arg-type]
+    with pytest.raises(error, match="n_words must be a non-negative int"):
+        ss.generate_state(bad)  # type: ignore[arg-type]
+    assert ss.n_children_spawned == 0
+
+
+def test_numpy_int_counts_and_the_state_are_numpys() -> None:
+    ours, numpy = FastSeedSequence(9), np.random.SeedSequence(9)
+    a, b = ours.spawn(np.int64(2)), numpy.spawn(np.int64(2))
+    assert [k.spawn_key for k in a] == [k.spawn_key for k in b] and type(ours.n_children_spawned) is int
+    assert ours.state == {**numpy.state, "spawn_key": ()} and a[1].state["spawn_key"] == (1,)
+    assert np.array_equal(ours.generate_state(np.int64(3)), numpy.generate_state(3))
+    assert "FastSeedSequence(9" in repr(ours)

@@ -88,7 +88,7 @@ class SupervisorObs(_Obs):
         return self._vector(values, v.category)
 
     def mask(self, v: RoundView) -> np.ndarray:
-        return _MASKS[v.can_takeover].copy()
+        return _MASKS[int(v.can_takeover)].copy()
 
 
 class RouterObs(_Obs):
@@ -107,7 +107,7 @@ class RouterObs(_Obs):
         return self._vector(values, v.category)
 
     def mask(self, v: ArrivalView) -> np.ndarray:
-        return _MASKS[self.allowed[v.category]].copy()
+        return _MASKS[int(self.allowed[v.category])].copy()
 
 
 class BinaryAction(gym.spaces.Discrete):

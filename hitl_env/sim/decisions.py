@@ -67,6 +67,10 @@ class Decision:
         exec(f"def read(v):\n    return View({args})", namespace)  # (names and types from the view's fields)
         object.__setattr__(self, "read", namespace["read"])
 
+    def __reduce__(self) -> tuple:
+        """Pickled by its fields; ``read`` is written again on load (made by ``exec``, it has no importable name)."""
+        return (Decision, (self.name, self.agent, self.code, self.view, self.layout, self.method, self.default_hook))
+
 
 def default_supervisor(cfg: Config) -> PaperSupervisor:
     """The paper's workers, parameterized by ``cfg.supervisor``."""

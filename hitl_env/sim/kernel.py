@@ -667,6 +667,8 @@ def chat_rewards(XF, XI, CF, chats, dense, ai_only, out):
     ``dense``: the rating component is the chat's satisfaction (NaN, without the rounds model:
     0), else the rating given (0 when none was)."""
     for c in chats:
+        if c < 0 or c >= XF.shape[0]:  # (numba does not check bounds)
+            raise IndexError("chat_rewards: a chat index is outside the team's chats")
         if ai_only and XI[c, xi.routed_ai] == 0:
             continue
         end, arrival = XF[c, xf.end_t], CF[c, cf.t]

@@ -8,7 +8,7 @@ child's pool is its parent's with the child's index mixed in (numpy's ``mix_entr
 words past the pool's size one by one, and it pads a spawned sequence's entropy with the very
 zeros it hashes for missing words). :class:`FastSeedSequence` keeps each sequence's mixing state
 and computes a spawn's children, pools and PCG64 seeds in one compiled call: a stream costs about
-1 us. It follows numpy's ``mix_entropy`` and ``generate_state`` step by step, so the pools,
+2 us. It follows numpy's ``mix_entropy`` and ``generate_state`` step by step, so the pools,
 states, children and draws are numpy's (``tests/test_seeding.py`` checks them, and the golden
 records were unchanged by it).
 """
@@ -88,6 +88,15 @@ def _children(pool: np.ndarray, hc: int, first: int, n: int) -> tuple[np.ndarray
     return pools, hcs, seeds
 
 
+def _count(n: object, name: str) -> int:
+    """``n`` as a non-negative int (numpy ints too), else a TypeError or ValueError that names it."""
+    if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)):
+        raise TypeError(f"{name} must be a non-negative int, got {n!r}")
+    if n < 0:
+        raise ValueError(f"{name} must be a non-negative int, got {n!r}")
+    return int(n)
+
+
 def _words(x: int) -> list[int]:
     """An int as little-endian 32-bit words (numpy's ``_int_to_uint32_array``; 0 is one word)."""
     out = [x & M32]
@@ -122,10 +131,20 @@ class FastSeedSequence(ISpawnableSeedSequence):
     def pool(self) -> np.ndarray:
         return self._pool.astype(np.uint32)
 
+    @property
+    def state(self) -> dict:
+        """numpy's ``SeedSequence.state``: what the sequence is made from."""
+        return {"entropy": self.entropy, "spawn_key": self.spawn_key, "pool_size": self.pool_size,
+                "n_children_spawned": self.n_children_spawned}  # fmt: skip
+
+    def __repr__(self) -> str:
+        return f"FastSeedSequence({self.entropy}, spawn_key={self.spawn_key})"
+
     def generate_state(self, n_words: int, dtype: type = np.uint32) -> np.ndarray:
         """numpy's ``SeedSequence.generate_state``."""
         if n_words == 4 and dtype is np.uint64 and self._seed is not None:  # (PCG64's request, computed at the spawn)
             return self._seed.copy()
+        n_words = _count(n_words, "n_words")
         wide = np.dtype(dtype) == np.uint64
         if not wide and np.dtype(dtype) != np.uint32:
             raise ValueError("only support uint32 or uint64")
@@ -134,8 +153,8 @@ class FastSeedSequence(ISpawnableSeedSequence):
 
     def spawn(self, n_children: int) -> list[FastSeedSequence]:
         """numpy's ``SeedSequence.spawn``: the next ``n_children`` children."""
-        first = self.n_children_spawned
-        if first + n_children > M32:
+        n_children, first = _count(n_children, "n_children"), self.n_children_spawned
+        if first + n_children > M32 + 1:  # (a child's index is one 32-bit word)
             raise ValueError("FastSeedSequence spawns at most 2**32 children")
         pools, hcs, seeds = _children(self._pool, self._hc, first, n_children)
         self.n_children_spawned += n_children
