@@ -25,6 +25,17 @@ import numpy as np
 from agents.base import masked
 from hitl_env.sim import kernel as K
 
+LATENT_TYPES = ("beyond", "misread", "on_track")
+"""A chat's latent type, as :func:`latent_type` numbers them: outside the AI's capability; within
+it, but the AI answers the wrong question; within it and read right."""
+
+
+def latent_type(sim: Any, c: int) -> int:
+    """The latent type of chat ``c`` of a team simulation (``TeamSim``): an index of :data:`LATENT_TYPES`."""
+    if not sim.C.solvable[c]:
+        return 0
+    return 1 if sim.C.misread[c] else 2
+
 
 class NeedsEnv(RuntimeError):
     """A policy that reads the simulator's latent state was asked to act without its env."""
@@ -95,14 +106,14 @@ class Oracle:
 
     def takes_over(self, sim: Any, c: int) -> bool:
         """Whether the rule takes chat ``c`` of ``sim`` over now (the mask aside)."""
-        n = int(sim.rec["ai_rounds"][c])
-        if not sim.C.solvable[c]:
+        n, kind = int(sim.rec["ai_rounds"][c]), LATENT_TYPES[latent_type(sim, c)]
+        if kind == "beyond":
             P = sim.state.P
             trigger = P[K.p.ai_max_rounds]
             if P[K.p.technical]:
                 trigger = min(trigger, int(sim.C.tech_round[c]))
             return self.technical_wait is not None and trigger - n > self.technical_wait
-        if sim.C.misread[c]:
+        if kind == "misread":
             return self.misread_round is not None and n >= self.misread_round
         return self.on_track_left is not None and int(sim.C.ai_need[c]) - n > self.on_track_left
 

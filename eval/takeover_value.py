@@ -2,14 +2,15 @@
 observation lets a policy collect.
 
 ``python -m eval.takeover_value`` plays ``Supervisor-v2`` shifts (seeds ``0..N-1``, 200 by
-default) with ``credit="chat"`` under ``algorithm_only``. At every decision where a takeover is allowed it
-copies the env and plays the decision both ways from the same state, random streams included
-(common random numbers): take the chat over now, or let the AI continue; every later decision on
-the chat is left to the AI. The difference of the chat's reward vector, weighted as the env
-weights it, is the takeover's value there: one number per decision, with the chat's latent type
-(``beyond``: outside the AI's capability; ``misread``: within it, but the AI answers the wrong
-question; ``on_track``) and the decision (the AI round after which it comes; from the fifth on,
-pooled).
+default) with ``credit="chat"`` under ``algorithm_only``. At every decision where a takeover is
+allowed it copies the env and plays the decision both ways from the same state, random streams
+included (common random numbers, until the two branches first differ; then each draws on): take
+the chat over now, or let the AI continue; every later decision on the chat is left to the AI.
+The difference of the chat's reward vector, weighted as the env weights it, is the takeover's
+value there: one number per decision, with the chat's latent type
+(:data:`agents.oracle.LATENT_TYPES`: ``beyond`` the AI's capability; ``misread``, within it but
+the AI answers the wrong question; ``on_track``) and the decision (the AI round after which it
+comes; from the fifth on, pooled).
 
 It prints the mean value by type and decision (95% CIs, bootstrap over shifts), the mean
 difference of each component (unweighted), and at each decision the break-even: a takeover pays
@@ -22,8 +23,8 @@ the same shifts, and the rule "take over when the expected value of a takeover, 
 values at this decision weighted by their posterior, is above 0" is played on fresh seeds (from
 1000) against ``algorithm_only`` on whole shifts (the env's default ``credit="shift"``), paired,
 with a 95% bootstrap CI. Its gain estimates how much of the takeover's value the observation
-carries (a lower estimate: a better posterior, from more shifts, gains more); the value table says
-how much there is with perfect information.
+carries (an estimate, not a bound: the posterior is fitted on a sample, and the values leave out
+the worker's other chats); the value table says how much there is with perfect information.
 
 Values are the chat's own outcome (``credit="chat"``): what a takeover does to the worker's other
 chats is not in them; the shift evaluation includes it.
@@ -37,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -48,6 +50,7 @@ from tqdm import tqdm
 
 from agents import make
 from agents.base import masked
+from agents.oracle import LATENT_TYPES, latent_type
 from eval.episodes import run_episode
 from eval.evaluate import EvalError, parse_weights
 from eval.stats import bootstrap_ci, resample_indices
@@ -57,18 +60,10 @@ from hitl_env.envs.observations import SUPERVISOR_FIELDS, field_index
 from hitl_env.io import write_json
 from hitl_env.rewards import COMPONENTS
 
-TYPES = ("beyond", "misread", "on_track")
-"""A chat's latent type, as :func:`latent_type` numbers them."""
+TYPES = LATENT_TYPES
 LAST_DECISION = 5
 """Decisions from this one on are pooled in the tables (few chats get that far)."""
 ROUNDS = field_index(SUPERVISOR_FIELDS, "ai_rounds")
-
-
-def latent_type(sim: Any, c: int) -> int:
-    """The latent type of chat ``c`` of a team simulation: an index of :data:`TYPES`."""
-    if not sim.C.solvable[c]:
-        return 0
-    return 1 if sim.C.misread[c] else 2
 
 
 def _finish(env: Any, action: int) -> np.ndarray:
@@ -81,7 +76,7 @@ def _finish(env: Any, action: int) -> np.ndarray:
     return vec
 
 
-def sample(env: Any, seeds: Sequence[int], progress: bool = True) -> tuple[pd.DataFrame, np.ndarray]:
+def takeover_values(env: Any, seeds: Sequence[int], progress: bool = True) -> tuple[pd.DataFrame, np.ndarray]:
     """The value of a takeover at every allowed decision of ``seeds``' shifts under ``algorithm_only``.
 
     ``env``: an unwrapped ``Supervisor-v2`` with ``credit="chat"``. Returns one row per decision
@@ -111,30 +106,38 @@ def sample(env: Any, seeds: Sequence[int], progress: bool = True) -> tuple[pd.Da
 
 
 def value_table(samples: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
-    """Mean value of a takeover by type and decision, with a 95% CI (bootstrap over shifts) and
-    the mean of each component."""
+    """Mean value of a takeover by type and decision (``n`` decisions in ``shifts`` shifts), with a
+    95% CI (bootstrap over shifts; NaN when fewer than 2 shifts hold the cell) and the mean of each
+    component."""
     shifts = np.unique(samples["seed"])
     idx = resample_indices(len(shifts), n_boot, seed)
     rows = []
     for (t, k), g in samples.groupby(["type", "decision"], sort=True):
         per = g.groupby("seed")["value"].agg(["sum", "count"]).reindex(shifts, fill_value=0)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            boot = per["sum"].to_numpy()[idx].sum(axis=1) / per["count"].to_numpy()[idx].sum(axis=1)
-        lo, hi = np.nanpercentile(boot, [2.5, 97.5])
-        rows.append({"type": TYPES[t], "decision": int(k), "decisions": len(g), "value": g["value"].mean(),
+        held = int((per["count"] > 0).sum())
+        lo = hi = float("nan")
+        if held >= 2:  # (a resample that misses the cell has no mean: left out)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                boot = per["sum"].to_numpy()[idx].sum(axis=1) / per["count"].to_numpy()[idx].sum(axis=1)
+            lo, hi = np.nanpercentile(boot, [2.5, 97.5])
+        rows.append({"type": TYPES[t], "decision": int(k), "n": len(g), "shifts": held, "value": g["value"].mean(),
                      "lo": lo, "hi": hi, **{c: g[c].mean() for c in COMPONENTS}})  # fmt: skip
     return pd.DataFrame(rows)
 
 
 def break_even(samples: pd.DataFrame) -> pd.DataFrame:
     """At each decision: the share of on-track chats, and the largest chance of being on track at
-    which a takeover still pays in expectation (NaN where it never or always pays)."""
+    which a takeover still pays in expectation: 0 where it never pays (no gain on the other chats),
+    1 where it always does (no loss on on-track ones), NaN where one kind of chat is missing."""
     rows = []
     for k, g in samples.groupby("decision", sort=True):
         on = g["type"] == TYPES.index("on_track")
         gain, loss = g.loc[~on, "value"].mean(), -g.loc[on, "value"].mean()
-        pays = gain / (gain + loss) if gain > 0 and loss > 0 else float("nan")
-        rows.append({"decision": int(k), "decisions": len(g), "on_track_share": on.mean(), "gain": gain,
+        if gain > 0 and loss > 0:
+            pays = gain / (gain + loss)
+        else:  # (comparisons with NaN are False: NaN stays)
+            pays = 0.0 if gain <= 0 < loss else 1.0 if loss <= 0 < gain else float("nan")
+        rows.append({"decision": int(k), "n": len(g), "on_track_share": on.mean(), "gain": gain,
                      "loss": loss, "pays_below": pays})  # fmt: skip
     return pd.DataFrame(rows)
 
@@ -175,9 +178,11 @@ def posterior_rule(samples: pd.DataFrame, observations: np.ndarray, seed: int = 
 
     # early stopping on a held-out tenth's log-loss: the rule weighs values by the posterior, so
     # it needs calibrated probabilities, not an overfitted ranking
-    clf = HistGradientBoostingClassifier(max_iter=500, learning_rate=0.05, early_stopping=True, random_state=seed)
+    y = samples["type"].to_numpy()
+    held_out = np.unique(y, return_counts=True)[1].min() >= 10  # (a stratified tenth: a few of each type)
+    clf = HistGradientBoostingClassifier(max_iter=500, learning_rate=0.05, early_stopping=held_out, random_state=seed)
     with threadpool_limits(1):  # (OpenMP threads spin: on a busy 2-core machine they slow it tenfold)
-        clf.fit(observations, samples["type"].to_numpy())
+        clf.fit(observations, y)
     overall = samples.groupby("type")["value"].mean().reindex(range(len(TYPES)), fill_value=0.0).to_numpy()
     values = np.tile(overall, (LAST_DECISION + 1, 1))
     for (t, k), v in samples.groupby(["type", "decision"])["value"].mean().items():
@@ -201,7 +206,7 @@ def compare(env: Any, rule: PosteriorRule, seeds: Sequence[int], rating: str, bo
     x, y = np.array(a), np.array(b)
     diff, lo, hi = bootstrap_ci(x - y, resample_indices(len(seeds), 2000, boot_seed))
     return {"seeds": [int(s) for s in seeds], "return": float(x.mean()), "algorithm_only": float(y.mean()),
-            "diff": diff, "diff_lo": lo, "diff_hi": hi, "ai_chats_taken_over": float(np.nanmean(taken)),
+            "diff": diff, "diff_lo": lo, "diff_hi": hi, "ai_chats_taken_over": float(np.nanmean(taken)),  # shifts' mean
             "decisions_taken_over": rule.takeovers / max(rule.decisions, 1)}  # fmt: skip
 
 
@@ -222,6 +227,13 @@ def _main(argv: list[str] | None = None) -> None:
             ap.error(f"--{name} must be at least 1")
     if args.seed < args.shifts:
         ap.error(f"the fresh seeds from {args.seed} overlap the sampled shifts 0-{args.shifts - 1}")
+    if args.json is not None:  # before minutes of work, not after
+        try:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            ap.error(f"--json: cannot create {args.json.parent}: {e.strerror}")
+        if args.json.is_dir() or not os.access(args.json.parent, os.W_OK):
+            ap.error(f"--json: cannot write {args.json}")
     try:
         kwargs = {"preset": args.preset, "overrides": parse_overrides(args.overrides),
                   "reward_weights": parse_weights(args.weight), "rating": args.rating}  # fmt: skip
@@ -229,9 +241,10 @@ def _main(argv: list[str] | None = None) -> None:
         shift_env = gym.make(SUPERVISOR_ID, **kwargs).unwrapped
     except (ValueError, ConfigError, EvalError) as e:
         ap.error(str(e))
-    samples, observations = sample(chat_env, range(args.shifts))
-    if samples.empty:
-        ap.error(f"no takeover decision in {args.shifts} shifts of {args.preset} (is any chat routed to the AI?)")
+    samples, observations = takeover_values(chat_env, range(args.shifts))
+    if samples["type"].nunique() < 2:
+        ap.error(f"the posterior rule needs chats of two latent types or more; {args.shifts} shifts of "
+                 f"{args.preset} have {len(samples)} takeover decisions of {samples['type'].nunique()}")  # fmt: skip
     values, even = value_table(samples), break_even(samples)
     rule = posterior_rule(samples, observations)
     test = compare(shift_env, rule, range(args.seed, args.seed + args.seeds), args.rating, args.seed)
@@ -247,7 +260,7 @@ def _main(argv: list[str] | None = None) -> None:
           f"[95% CI {test['diff_lo']:+.2f}, {test['diff_hi']:+.2f}] a shift")  # fmt: skip
     if args.json:
         write_json(args.json, {"preset": args.preset, "overrides": args.overrides, "weight": args.weight,
-                               "shifts": args.shifts, "values": values.to_dict("records"),
+                               "rating": args.rating, "shifts": args.shifts, "values": values.to_dict("records"),
                                "break_even": even.to_dict("records"), "posterior_rule": test})  # fmt: skip
 
 
