@@ -60,7 +60,6 @@ from hitl_env.envs.observations import SUPERVISOR_FIELDS, field_index
 from hitl_env.io import write_json
 from hitl_env.rewards import COMPONENTS
 
-TYPES = LATENT_TYPES
 LAST_DECISION = 5
 """Decisions from this one on are pooled in the tables (few chats get that far)."""
 ROUNDS = field_index(SUPERVISOR_FIELDS, "ai_rounds")
@@ -120,8 +119,9 @@ def value_table(samples: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -> pd.
             with np.errstate(invalid="ignore", divide="ignore"):
                 boot = per["sum"].to_numpy()[idx].sum(axis=1) / per["count"].to_numpy()[idx].sum(axis=1)
             lo, hi = np.nanpercentile(boot, [2.5, 97.5])
-        rows.append({"type": TYPES[t], "decision": int(k), "n": len(g), "shifts": held, "value": g["value"].mean(),
-                     "lo": lo, "hi": hi, **{c: g[c].mean() for c in COMPONENTS}})  # fmt: skip
+        parts = {c: g[c].mean() for c in COMPONENTS}
+        rows.append({"type": LATENT_TYPES[t], "decision": int(k), "n": len(g), "shifts": held,
+                     "value": g["value"].mean(), "lo": lo, "hi": hi, **parts})  # fmt: skip
     return pd.DataFrame(rows)
 
 
@@ -131,7 +131,7 @@ def break_even(samples: pd.DataFrame) -> pd.DataFrame:
     1 where it always does (no loss on on-track ones), NaN where one kind of chat is missing."""
     rows = []
     for k, g in samples.groupby("decision", sort=True):
-        on = g["type"] == TYPES.index("on_track")
+        on = g["type"] == LATENT_TYPES.index("on_track")
         gain, loss = g.loc[~on, "value"].mean(), -g.loc[on, "value"].mean()
         if gain > 0 and loss > 0:
             pays = gain / (gain + loss)
@@ -145,7 +145,7 @@ def break_even(samples: pd.DataFrame) -> pd.DataFrame:
 class PosteriorRule:
     """Take over when the posterior-weighted mean value of a takeover at this decision is above 0.
 
-    ``classifier``: fitted on observations to :data:`TYPES` indices (``predict_proba``);
+    ``classifier``: fitted on observations to :data:`~agents.oracle.LATENT_TYPES` indices (``predict_proba``);
     ``values``: the mean value by type (columns) and decision (rows ``1..LAST_DECISION``, row 0
     unused), a type missing at a decision taking its mean over all decisions.
     """
@@ -163,7 +163,7 @@ class PosteriorRule:
         if not info["action_mask"][1]:
             return 0
         k = min(max(int(obs[ROUNDS]), 1), LAST_DECISION)
-        p = np.zeros(len(TYPES))
+        p = np.zeros(len(LATENT_TYPES))
         p[self.classifier.classes_] = self.classifier.predict_proba(obs[None])[0]
         a = int(p @ self.values[k] > 0)
         self.decisions += 1
@@ -183,7 +183,7 @@ def posterior_rule(samples: pd.DataFrame, observations: np.ndarray, seed: int = 
     clf = HistGradientBoostingClassifier(max_iter=500, learning_rate=0.05, early_stopping=held_out, random_state=seed)
     with threadpool_limits(1):  # (OpenMP threads spin: on a busy 2-core machine they slow it tenfold)
         clf.fit(observations, y)
-    overall = samples.groupby("type")["value"].mean().reindex(range(len(TYPES)), fill_value=0.0).to_numpy()
+    overall = samples.groupby("type")["value"].mean().reindex(range(len(LATENT_TYPES)), fill_value=0.0).to_numpy()
     values = np.tile(overall, (LAST_DECISION + 1, 1))
     for (t, k), v in samples.groupby(["type", "decision"])["value"].mean().items():
         values[k, t] = v

@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from agents.oracle import LATENT_TYPES
 from eval.takeover_value import (
     ROUNDS,
-    TYPES,
     PosteriorRule,
     _finish,
     _main,
@@ -69,7 +69,7 @@ def test_the_same_shifts_give_the_same_values(chat_env, sampled) -> None:
 
 def test_a_takeover_costs_the_labour_of_an_on_track_chat_and_rescues_a_misread_one(sampled) -> None:
     table = value_table(sampled[0], n_boot=500).set_index(["type", "decision"])
-    assert set(table.index.get_level_values("type")) == set(TYPES)
+    assert set(table.index.get_level_values("type")) == set(LATENT_TYPES)
     assert (table["lo"] <= table["value"]).all() and (table["value"] <= table["hi"]).all()
     on = table.loc["on_track"]
     assert (on["hi"] < 0).all()  # the AI would have closed it alone: the worker's minutes are lost
@@ -131,8 +131,8 @@ def test_the_fitted_rule_reads_the_type_from_the_observation(sampled) -> None:
     samples, obs = sampled
     fit = (samples["seed"] < 30).to_numpy()
     rule = posterior_rule(samples[fit].reset_index(drop=True), obs[fit])
-    assert rule.values.shape == (6, len(TYPES))
-    assert rule.values[1, TYPES.index("on_track")] == pytest.approx(
+    assert rule.values.shape == (6, len(LATENT_TYPES))
+    assert rule.values[1, LATENT_TYPES.index("on_track")] == pytest.approx(
         samples[fit].query("decision == 1 and type == 2")["value"].mean()
     )
     held_out = samples["type"].to_numpy()[~fit]
@@ -152,7 +152,7 @@ def test_the_command_prints_the_tables_and_writes_json(tmp_path, capsys) -> None
     assert "break-even" in text and "posterior rule on seeds 100-101" in text
     got = loads(out.read_text())
     assert got["shifts"] == 3 and got["rating"] == "dense" and got["posterior_rule"]["seeds"] == [100, 101]
-    assert {r["type"] for r in got["values"]} == set(TYPES)
+    assert {r["type"] for r in got["values"]} == set(LATENT_TYPES)
 
 
 @pytest.mark.parametrize(("args", "message"), [
